@@ -1,0 +1,62 @@
+namespace Frugal.Quants;
+
+/// <summary>
+/// The compute kernels of one weight type. Every pointer may be null where the type has no such kernel.
+/// Activations are quantized once into <see cref="VecDotType"/> and every weight row is dotted against them,
+/// as llama.cpp does (Q8_0 for the 32-element blocks, Q8_K for the K-quants, F16/BF16 for half floats).
+/// </summary>
+public readonly unsafe struct TypeKernels
+{
+    public GgmlType Type { get; init; }
+
+    /// <summary>The type activations are converted to before a dot product with a row of <see cref="Type"/>.</summary>
+    public GgmlType VecDotType { get; init; }
+
+    /// <summary>Reference dequantization of n elements (n a multiple of the block size): (src, dst, n).</summary>
+    public delegate*<byte*, float*, int, void> Dequantize { get; init; }
+
+    /// <summary>Quantization of n floats into this type (used for activation types): (src, dst, n).</summary>
+    public delegate*<float*, byte*, int, void> Quantize { get; init; }
+
+    /// <summary>Dot of one weight row of this type with n activations in <see cref="VecDotType"/>: (w, x, n) → sum.</summary>
+    public delegate*<byte*, byte*, int, float> VecDot { get; init; }
+
+    public bool HasDot => VecDot != null;
+}
+
+/// <summary>
+/// Per-type kernel table. Each family of block formats registers its kernels from its own file
+/// (partial methods below), so adding a type is a new file plus one line there.
+/// </summary>
+public static unsafe partial class QuantKernels
+{
+    private static readonly TypeKernels[] Table = BuildTable();
+
+    private static TypeKernels[] BuildTable()
+    {
+        var table = new TypeKernels[64];
+        RegisterFloatTypes(table);
+        RegisterBlock32Types(table);
+        RegisterKQuantTypes(table);
+        return table;
+    }
+
+    static partial void RegisterFloatTypes(TypeKernels[] table);
+
+    static partial void RegisterBlock32Types(TypeKernels[] table);
+
+    static partial void RegisterKQuantTypes(TypeKernels[] table);
+
+    /// <summary>Kernels for a type; throws a clear error when the type has none here.</summary>
+    public static ref readonly TypeKernels For(GgmlType type)
+    {
+        if ((uint)type < Table.Length && Table[(int)type].VecDot != null) return ref Table[(int)type];
+        throw new NotSupportedException($"tensor type {GgmlTypes.Name(type)} has no compute kernels in Frugal");
+    }
+
+    /// <summary>True when matrices of this type can be multiplied here.</summary>
+    public static bool Supports(GgmlType type) => (uint)type < Table.Length && Table[(int)type].VecDot != null;
+
+    /// <summary>Kernels registered for a type, including types without a dot (activation-only types).</summary>
+    public static TypeKernels Get(GgmlType type) => (uint)type < Table.Length ? Table[(int)type] : default;
+}
