@@ -1,0 +1,6 @@
+namespace Frugal.Gguf;
+
+/// <summary>Placeholder replaced by the GGUF reader work.</summary>
+public sealed class GgufFile
+{
+}
