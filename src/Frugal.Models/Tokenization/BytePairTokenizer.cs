@@ -121,11 +121,11 @@ internal sealed class BytePairTokenizer : Tokenizer
         if ((attributes & TokenAttributes.Normal) == 0) return [];
         // Reverse the byte alphabet; llama.cpp spells characters outside it as "[UNK_BYTE_0x<utf8 hex><token text>]".
         var bytes = new List<byte>(text.Length);
+        Span<byte> utf8 = stackalloc byte[4];
         foreach (Rune rune in text.EnumerateRunes())
         {
             int b = ByteLevelAlphabet.Decode(rune.Value);
             if (b >= 0) { bytes.Add((byte)b); continue; }
-            Span<byte> utf8 = stackalloc byte[4];
             int n = rune.EncodeToUtf8(utf8);
             var unknown = new StringBuilder("[UNK_BYTE_0x");
             for (int i = 0; i < n; i++) unknown.Append(utf8[i].ToString("x2"));
