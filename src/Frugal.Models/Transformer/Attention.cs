@@ -65,15 +65,40 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
 
             new ReadOnlySpan<float>(_queries + (long)t * queryDim + h * _headDim, _headDim).CopyTo(new Span<float>(query, _headDim));
             VectorOps.RoundThroughHalf(query, _headDim);
+            float* output = _output + (long)t * queryDim + h * _headDim;
+            if (FlashStyle)
+            {
+                // Online softmax with the value accumulator kept in half precision.
+                float maxScore = float.NegativeInfinity, sum = 0;
+                new Span<float>(output, _headDim).Clear();
+                for (int j = 0; j < visible; j++)
+                {
+                    VectorOps.ToSingle(_cache.Key(_layer, j) + kvOffset, row, _headDim);
+                    float s = VectorOps.Dot(query, row, _headDim) * _scale;
+                    float ms = 1f, vs = 1f;
+                    if (s > maxScore)
+                    {
+                        float old = maxScore;
+                        maxScore = s;
+                        ms = MathF.Exp(old - maxScore);
+                        for (int d = 0; d < _headDim; d++) output[d] = (float)(Half)(output[d] * ms);
+                    }
+                    else vs = MathF.Exp(s - maxScore);
+                    VectorOps.ToSingle(_cache.Value(_layer, j) + kvOffset, row, _headDim);
+                    for (int d = 0; d < _headDim; d++) output[d] = (float)(Half)(output[d] + row[d] * vs);
+                    sum = sum * ms + vs;
+                }
+                VectorOps.Scale(output, 1.0f / sum, _headDim);
+                continue;
+            }
             for (int j = 0; j < visible; j++)
             {
                 VectorOps.ToSingle(_cache.Key(_layer, j) + kvOffset, row, _headDim);
                 scores[j] = VectorOps.Dot(query, row, _headDim) * _scale;
             }
             VectorOps.Softmax(scores, visible);
-            VectorOps.RoundThroughHalf(scores, visible);
+            if (RoundProbabilities) VectorOps.RoundThroughHalf(scores, visible);
 
-            float* output = _output + (long)t * queryDim + h * _headDim;
             new Span<float>(output, _headDim).Clear();
             for (int j = 0; j < visible; j++)
             {
@@ -82,6 +107,9 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
             }
         }
     }
+
+    private static readonly bool RoundProbabilities = Environment.GetEnvironmentVariable("FRUGAL_RP") != "0";
+    private static readonly bool FlashStyle = Environment.GetEnvironmentVariable("FRUGAL_FA") == "1";
 
     public void Dispose()
     {

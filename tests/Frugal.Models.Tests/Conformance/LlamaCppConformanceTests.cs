@@ -1,4 +1,5 @@
 using Frugal.TestSupport;
+using Xunit.Abstractions;
 
 namespace Frugal.Models.Tests.Conformance;
 
@@ -8,7 +9,7 @@ namespace Frugal.Models.Tests.Conformance;
 /// 0.1 for quantized ones; mean within a third of that; same top-1 where llama.cpp's lead is clear).
 /// Runs under whatever FRUGAL_SIMD forces, so CI repeats it for every vector width.
 /// </summary>
-public sealed class LlamaCppConformanceTests
+public sealed class LlamaCppConformanceTests(ITestOutputHelper output)
 {
     [SharedTheory]
     [MemberData(nameof(ReferenceCase.All), MemberType = typeof(ReferenceCase))]
@@ -34,7 +35,8 @@ public sealed class LlamaCppConformanceTests
         session.EvaluateAll(tokens, logits);
 
         float tolerance = reference.IsFullPrecision ? 0.02f : 0.1f;
-        var problems = LogitComparison.Compare(reference, logits, session.VocabSize, tolerance);
+        var problems = LogitComparison.Compare(reference, logits, session.VocabSize, tolerance, out string summary);
+        output.WriteLine(summary);
         Assert.True(problems.Count == 0, $"{referenceFile}:\n" + string.Join("\n", problems));
     }
 }

@@ -4,7 +4,11 @@ namespace Frugal.Models.Tests.Conformance;
 public static class LogitComparison
 {
     /// <summary>Returns a list of problems (empty when within tolerance). logits [positions, vocab].</summary>
-    public static List<string> Compare(ReferenceCase reference, float[] logits, int vocab, float tolerance)
+    public static List<string> Compare(ReferenceCase reference, float[] logits, int vocab, float tolerance) =>
+        Compare(reference, logits, vocab, tolerance, out _);
+
+    /// <summary>As above, also returning a one-line summary (mean and worst difference) for the test log.</summary>
+    public static List<string> Compare(ReferenceCase reference, float[] logits, int vocab, float tolerance, out string summary)
     {
         var problems = new List<string>();
         double sum = 0;
@@ -32,6 +36,7 @@ public static class LogitComparison
             }
         }
         double mean = count == 0 ? 0 : sum / count;
+        summary = $"{reference.FileName}: mean |Δ| {mean:F5}, worst {worst:F5} over {count} logits (tolerance {tolerance})";
         if (mean > tolerance / 3) problems.Add($"mean |Δ| {mean:F5} exceeds {tolerance / 3:F5} (worst {worst:F5})");
         return problems;
     }

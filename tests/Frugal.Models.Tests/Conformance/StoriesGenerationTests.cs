@@ -17,11 +17,12 @@ public sealed class StoriesGenerationTests
 
         var logits = session.Evaluate(reference.PromptTokens);
         var generated = new List<int>();
+        int[] step = new int[1];
         for (int i = 0; i < reference.GreedyTokens.Length; i++)
         {
-            int next = LogitComparison.ArgMax(logits);
-            generated.Add(next);
-            logits = session.Evaluate([next]);
+            step[0] = LogitComparison.ArgMax(logits);
+            generated.Add(step[0]);
+            logits = session.Evaluate(step);
         }
         Assert.Equal(reference.GreedyTokens, generated);
     }
@@ -31,13 +32,14 @@ public sealed class StoriesGenerationTests
     {
         var model = ModelCache.Get(SharedData.Model("stories260K.gguf"));
         using var session = model.CreateSession(128);
-        var logits = session.Evaluate([model.Tokenizer.BosId]);
+        int[] step = [model.Tokenizer.BosId];
+        var logits = session.Evaluate(step);
         var tokens = new List<int>();
         for (int i = 0; i < 40; i++)
         {
-            int next = LogitComparison.ArgMax(logits);
-            tokens.Add(next);
-            logits = session.Evaluate([next]);
+            step[0] = LogitComparison.ArgMax(logits);
+            tokens.Add(step[0]);
+            logits = session.Evaluate(step);
         }
         string text = model.Tokenizer.Decode(tokens.ToArray());
         Assert.StartsWith("Once upon a time, there was a little girl named Lily.", text.TrimStart());
