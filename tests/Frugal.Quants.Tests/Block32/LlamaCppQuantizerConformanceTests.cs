@@ -1,6 +1,6 @@
 using Frugal.Gguf;
 using Frugal.TestSupport;
-using static Frugal.Quants.Tests.KernelTestSupport;
+using static Frugal.Quants.Tests.Block32.KernelTestSupport;
 
 namespace Frugal.Quants.Tests.Block32;
 
