@@ -1,6 +1,6 @@
 using Frugal.Quants.Block32;
 using Frugal.Quants.Float;
-using static Frugal.Quants.Tests.KernelTestSupport;
+using static Frugal.Quants.Tests.Block32.KernelTestSupport;
 
 namespace Frugal.Quants.Tests.Block32;
 

@@ -1,6 +1,6 @@
 using Frugal.Numerics;
 using Frugal.Quants.Block32;
-using static Frugal.Quants.Tests.KernelTestSupport;
+using static Frugal.Quants.Tests.Block32.KernelTestSupport;
 
 namespace Frugal.Quants.Tests.Block32;
 

@@ -1,4 +1,4 @@
-using static Frugal.Quants.Tests.KernelTestSupport;
+using static Frugal.Quants.Tests.Block32.KernelTestSupport;
 
 namespace Frugal.Quants.Tests.Block32;
 

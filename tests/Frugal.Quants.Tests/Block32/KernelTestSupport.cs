@@ -4,16 +4,16 @@ using Frugal.Numerics;
 using Frugal.Quants.Block32;
 using Frugal.Quants.Float;
 
-namespace Frugal.Quants.Tests;
-
-public unsafe delegate float DotKernel(byte* w, byte* x, int n);
-
-public unsafe delegate void QuantizeKernel(float* src, byte* dst, int n);
-
-public unsafe delegate void DequantizeKernel(byte* src, float* dst, int n);
+namespace Frugal.Quants.Tests.Block32;
 
 internal static unsafe class KernelTestSupport
 {
+    public delegate float DotKernel(byte* w, byte* x, int n);
+
+    public delegate void QuantizeKernel(float* src, byte* dst, int n);
+
+    public delegate void DequantizeKernel(byte* src, float* dst, int n);
+
     public static readonly GgmlType[] FloatTypes = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
 
     public static readonly GgmlType[] BlockWeightTypes = [GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0];

@@ -1,5 +1,5 @@
 using Frugal.Quants.Float;
-using static Frugal.Quants.Tests.KernelTestSupport;
+using static Frugal.Quants.Tests.Block32.KernelTestSupport;
 
 namespace Frugal.Quants.Tests.Block32;
 
