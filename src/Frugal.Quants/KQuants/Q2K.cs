@@ -33,6 +33,75 @@ public static unsafe class Q2K
         }
     }
 
+    /// <summary>
+    /// llama.cpp's quantize_row_q2_K_ref (no importance matrix): a weighted asymmetric fit per sub-block of 16,
+    /// the 16 scales and 16 mins quantized to 4 bits against their maxima, then every weight re-rounded
+    /// against the quantized scale and min.
+    /// </summary>
+    public static void QuantizeReference(float* src, byte* dst, int n)
+    {
+        int blocks = KQuant.SuperBlocks(n, Name);
+        byte* levels = stackalloc byte[KQuant.SuperBlock];
+        byte* scratch = stackalloc byte[16];
+        float* weights = stackalloc float[16];
+        float* mins = stackalloc float[16];
+        float* scales = stackalloc float[16];
+        const float q4scale = 15f;
+
+        for (int i = 0; i < blocks; i++)
+        {
+            float* x = src + i * KQuant.SuperBlock;
+            var y = (BlockQ2_K*)dst + i;
+
+            float maxScale = 0, maxMin = 0;
+            for (int j = 0; j < 16; j++)
+            {
+                for (int l = 0; l < 16; l++) weights[l] = MathF.Abs(x[16 * j + l]);
+                scales[j] = KQuantFitting.MakeQkx2Quants(16, 3, x + 16 * j, weights, levels + 16 * j, out mins[j], scratch, -0.5f, 0.1f, 15, true);
+                if (scales[j] > maxScale) maxScale = scales[j];
+                if (mins[j] > maxMin) maxMin = mins[j];
+            }
+
+            if (maxScale > 0)
+            {
+                float iscale = q4scale / maxScale;
+                for (int j = 0; j < 16; j++) y->Scales[j] = (byte)KQuant.NearestInt(iscale * scales[j]);
+                y->D = KQuant.FloatToHalf(maxScale / q4scale);
+            }
+            else
+            {
+                for (int j = 0; j < 16; j++) y->Scales[j] = 0;
+                y->D = KQuant.FloatToHalf(0f);
+            }
+            if (maxMin > 0)
+            {
+                float iscale = q4scale / maxMin;
+                for (int j = 0; j < 16; j++) y->Scales[j] |= (byte)(KQuant.NearestInt(iscale * mins[j]) << 4);
+                y->DMin = KQuant.FloatToHalf(maxMin / q4scale);
+            }
+            else
+            {
+                y->DMin = KQuant.FloatToHalf(0f);
+            }
+
+            for (int j = 0; j < 16; j++)
+            {
+                float d = KQuant.HalfToFloat(y->D) * (y->Scales[j] & 0xF);
+                if (d == 0) continue;
+                float dm = KQuant.HalfToFloat(y->DMin) * (y->Scales[j] >> 4);
+                for (int l = 0; l < 16; l++)
+                    levels[16 * j + l] = (byte)Math.Clamp(KQuant.NearestInt((x[16 * j + l] + dm) / d), 0, 3);
+            }
+
+            for (int h = 0; h < 2; h++)
+            for (int l = 0; l < 32; l++)
+            {
+                byte* L = levels + 128 * h + l;
+                y->Qs[32 * h + l] = (byte)(L[0] | (L[32] << 2) | (L[64] << 4) | (L[96] << 6));
+            }
+        }
+    }
+
     /// <summary>Picks the widest kernel <see cref="Simd.Level"/> allows.</summary>
     public static float Dot(byte* w, byte* x, int n) => Simd.Level switch
     {
