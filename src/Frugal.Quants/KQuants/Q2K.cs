@@ -143,7 +143,7 @@ public static unsafe class Q2K
     {
         if (!Ssse3.IsSupported) return DotScalar(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
-        var two = Vector128.Create((byte)3);
+        var twoBits = Vector128.Create((byte)3);
         var nibble = Vector128.Create((byte)0x0F);
         float sum = 0;
         for (int i = 0; i < blocks; i++)
@@ -163,7 +163,7 @@ public static unsafe class Q2K
                 var bytes = Vector128.Load(b->Qs + 32 * h + 16 * s).AsUInt16();
                 for (int k = 0; k < 4; k++)
                 {
-                    var q = (bytes >>> (2 * k)).AsByte() & two;
+                    var q = (bytes >>> (2 * k)).AsByte() & twoBits;
                     acc += KSimd.MulAdd(q, Vector128.Load(y->Qs + 128 * h + 32 * k + 16 * s),
                         Vector128.Create((short)(b->Scales[8 * h + 2 * k + s] & 0xF)));
                 }
@@ -177,7 +177,7 @@ public static unsafe class Q2K
     {
         if (!Avx2.IsSupported) return Dot128(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
-        var two = Vector256.Create((byte)3);
+        var twoBits = Vector256.Create((byte)3);
         var nibble = Vector128.Create((byte)0x0F);
         float sum = 0;
         for (int i = 0; i < blocks; i++)
@@ -196,7 +196,7 @@ public static unsafe class Q2K
                 var bytes = Vector256.Load(b->Qs + 32 * h).AsUInt16();
                 for (int k = 0; k < 4; k++)
                 {
-                    var q = (bytes >>> (2 * k)).AsByte() & two;   // weights 128h + 32k … +31: sub-blocks 8h+2k, 8h+2k+1
+                    var q = (bytes >>> (2 * k)).AsByte() & twoBits;   // weights 128h + 32k … +31: sub-blocks 8h+2k, 8h+2k+1
                     acc += KSimd.MulAdd(q, Vector256.Load(y->Qs + 128 * h + 32 * k), KSimd.PairScales(scales, 4 * h + k));
                 }
             }
@@ -215,7 +215,7 @@ public static unsafe class Q2K
     internal static float Dot512Body(byte* w, byte* x, int n)
     {
         int blocks = KQuant.SuperBlocks(n, Name);
-        var two = Vector512.Create((byte)3);
+        var twoBits = Vector512.Create((byte)3);
         var nibble = Vector128.Create((byte)0x0F);
         float sum = 0;
         for (int i = 0; i < blocks; i++)
@@ -233,7 +233,7 @@ public static unsafe class Q2K
             var acc = Vector512<int>.Zero;
             for (int k = 0; k < 4; k++)
             {
-                var q = (bytes >>> (2 * k)).AsByte() & two;
+                var q = (bytes >>> (2 * k)).AsByte() & twoBits;
                 var a = Vector512.Create(Vector256.Load(y->Qs + 32 * k), Vector256.Load(y->Qs + 128 + 32 * k));
                 var lanes = KSimd.SubBlockLanes((short)(2 * k), (short)(2 * k + 1), (short)(8 + 2 * k), (short)(9 + 2 * k));
                 acc += KSimd.MulAdd(q, a, KSimd.Permute(scales32, lanes));

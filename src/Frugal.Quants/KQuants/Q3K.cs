@@ -150,7 +150,7 @@ public static unsafe class Q3K
         if (!Ssse3.IsSupported) return DotScalar(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
         byte* scales = stackalloc byte[16];
-        var two = Vector128.Create((byte)3);
+        var twoBits = Vector128.Create((byte)3);
         var four = Vector128.Create((byte)4);
         var bias = Vector128.Create((short)32);
         float sum = 0;
@@ -175,7 +175,7 @@ public static unsafe class Q3K
                 for (int k = 0; k < 4; k++)
                 {
                     var bit = Vector128.Create((byte)(1 << (4 * h + k)));
-                    var q = ((bytes >>> (2 * k)).AsByte() & two) | (Vector128.Equals(high & bit, bit) & four);
+                    var q = ((bytes >>> (2 * k)).AsByte() & twoBits) | (Vector128.Equals(high & bit, bit) & four);
                     acc += KSimd.MulAdd(q, Vector128.Load(y->Qs + 128 * h + 32 * k + 16 * s),
                         Vector128.Create((short)(scales[8 * h + 2 * k + s] - 32)));
                 }
@@ -190,7 +190,7 @@ public static unsafe class Q3K
         if (!Avx2.IsSupported) return Dot128(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
         byte* packedScales = stackalloc byte[16];
-        var two = Vector256.Create((byte)3);
+        var twoBits = Vector256.Create((byte)3);
         var four = Vector256.Create((byte)4);
         var bias = Vector256.Create((short)32);
         float sum = 0;
@@ -210,7 +210,7 @@ public static unsafe class Q3K
                 for (int k = 0; k < 4; k++)
                 {
                     var bit = Vector256.Create((byte)(1 << (4 * h + k)));
-                    var q = ((bytes >>> (2 * k)).AsByte() & two) | (Vector256.Equals(high & bit, bit) & four);
+                    var q = ((bytes >>> (2 * k)).AsByte() & twoBits) | (Vector256.Equals(high & bit, bit) & four);
                     acc += KSimd.MulAdd(q, Vector256.Load(y->Qs + 128 * h + 32 * k), KSimd.PairScales(scales, 4 * h + k));
                 }
             }
@@ -230,7 +230,7 @@ public static unsafe class Q3K
     {
         int blocks = KQuant.SuperBlocks(n, Name);
         byte* packedScales = stackalloc byte[16];
-        var two = Vector512.Create((byte)3);
+        var twoBits = Vector512.Create((byte)3);
         var four = Vector512.Create((byte)4);
         var bias = Vector256.Create((short)32);
         float sum = 0;
@@ -249,7 +249,7 @@ public static unsafe class Q3K
             for (int k = 0; k < 4; k++)
             {
                 var bit = Vector512.Create(Vector256.Create((byte)(1 << k)), Vector256.Create((byte)(1 << (4 + k))));
-                var q = ((bytes >>> (2 * k)).AsByte() & two) | (Vector512.Equals(high & bit, bit) & four);
+                var q = ((bytes >>> (2 * k)).AsByte() & twoBits) | (Vector512.Equals(high & bit, bit) & four);
                 var a = Vector512.Create(Vector256.Load(y->Qs + 32 * k), Vector256.Load(y->Qs + 128 + 32 * k));
                 var lanes = KSimd.SubBlockLanes((short)(2 * k), (short)(2 * k + 1), (short)(8 + 2 * k), (short)(9 + 2 * k));
                 acc += KSimd.MulAdd(q, a, KSimd.Permute(scales32, lanes));

@@ -130,7 +130,7 @@ public static unsafe class Q6K
         if (!Ssse3.IsSupported) return DotScalar(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
         var nibble = Vector128.Create((byte)0x0F);
-        var two = Vector128.Create((ushort)0x0303);
+        var twoBits = Vector128.Create((ushort)0x0303);
         float sum = 0;
         for (int i = 0; i < blocks; i++)
         {
@@ -154,7 +154,7 @@ public static unsafe class Q6K
                 {
                     var bytes = e % 2 == 0 ? low0 : low1;
                     var lowBits = e < 2 ? bytes & nibble : (bytes.AsUInt16() >>> 4).AsByte() & nibble;
-                    var highBits = (((high >>> (2 * e)) & two) << 4).AsByte();
+                    var highBits = (((high >>> (2 * e)) & twoBits) << 4).AsByte();
                     acc += KSimd.MulAdd(lowBits | highBits, Vector128.Load(y->Qs + 128 * h + 32 * e + 16 * s),
                         Vector128.Create((short)b->Scales[8 * h + 2 * e + s]));
                 }
@@ -169,7 +169,7 @@ public static unsafe class Q6K
         if (!Avx2.IsSupported) return Dot128(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
         var nibble = Vector256.Create((byte)0x0F);
-        var two = Vector256.Create((ushort)0x0303);
+        var twoBits = Vector256.Create((ushort)0x0303);
         float sum = 0;
         for (int i = 0; i < blocks; i++)
         {
@@ -189,7 +189,7 @@ public static unsafe class Q6K
                 {
                     var bytes = e % 2 == 0 ? low0 : low1;
                     var lowBits = e < 2 ? bytes & nibble : (bytes.AsUInt16() >>> 4).AsByte() & nibble;
-                    var highBits = (((high >>> (2 * e)) & two) << 4).AsByte();
+                    var highBits = (((high >>> (2 * e)) & twoBits) << 4).AsByte();
                     acc += KSimd.MulAdd(lowBits | highBits, Vector256.Load(y->Qs + 128 * h + 32 * e), KSimd.PairScales(scales, 4 * h + e));
                 }
             }
@@ -210,7 +210,7 @@ public static unsafe class Q6K
     {
         int blocks = KQuant.SuperBlocks(n, Name);
         var nibble = Vector512.Create((byte)0x0F);
-        var two = Vector512.Create((ushort)0x0303);
+        var twoBits = Vector512.Create((ushort)0x0303);
         float sum = 0;
         for (int i = 0; i < blocks; i++)
         {
@@ -226,8 +226,8 @@ public static unsafe class Q6K
             {
                 var bytes = Vector512.Load(b->Ql + 64 * h);
                 var high = Vector256.Load(b->Qh + 32 * h).AsUInt16();
-                var highFirst = ((Vector512.Create(high, high >>> 2) & two) << 4).AsByte();
-                var highSecond = ((Vector512.Create(high >>> 4, high >>> 6) & two) << 4).AsByte();
+                var highFirst = ((Vector512.Create(high, high >>> 2) & twoBits) << 4).AsByte();
+                var highSecond = ((Vector512.Create(high >>> 4, high >>> 6) & twoBits) << 4).AsByte();
                 short first = (short)(8 * h);
                 acc += KSimd.MulAdd((bytes & nibble) | highFirst, Vector512.Load(y->Qs + 128 * h),
                     KSimd.Permute(scales32, KSimd.SubBlockLanes(first, (short)(first + 1), (short)(first + 2), (short)(first + 3))));
