@@ -17,27 +17,27 @@ public static unsafe partial class QuantKernels
         table[(int)GgmlType.Q2_K] = new TypeKernels
         {
             Type = GgmlType.Q2_K, VecDotType = GgmlType.Q8_K,
-            Dequantize = &Q2K.Dequantize, VecDot = &Q2K.Dot,
+            Dequantize = &Q2K.Dequantize, Quantize = &Q2K.QuantizeReference, VecDot = &Q2K.Dot,
         };
         table[(int)GgmlType.Q3_K] = new TypeKernels
         {
             Type = GgmlType.Q3_K, VecDotType = GgmlType.Q8_K,
-            Dequantize = &Q3K.Dequantize, VecDot = &Q3K.Dot,
+            Dequantize = &Q3K.Dequantize, Quantize = &Q3K.QuantizeReference, VecDot = &Q3K.Dot,
         };
         table[(int)GgmlType.Q4_K] = new TypeKernels
         {
             Type = GgmlType.Q4_K, VecDotType = GgmlType.Q8_K,
-            Dequantize = &Q4K.Dequantize, VecDot = &Q4K.Dot,
+            Dequantize = &Q4K.Dequantize, Quantize = &Q4K.QuantizeReference, VecDot = &Q4K.Dot,
         };
         table[(int)GgmlType.Q5_K] = new TypeKernels
         {
             Type = GgmlType.Q5_K, VecDotType = GgmlType.Q8_K,
-            Dequantize = &Q5K.Dequantize, VecDot = &Q5K.Dot,
+            Dequantize = &Q5K.Dequantize, Quantize = &Q5K.QuantizeReference, VecDot = &Q5K.Dot,
         };
         table[(int)GgmlType.Q6_K] = new TypeKernels
         {
             Type = GgmlType.Q6_K, VecDotType = GgmlType.Q8_K,
-            Dequantize = &Q6K.Dequantize, VecDot = &Q6K.Dot,
+            Dequantize = &Q6K.Dequantize, Quantize = &Q6K.QuantizeReference, VecDot = &Q6K.Dot,
         };
         table[(int)GgmlType.Q8_K] = new TypeKernels
         {

@@ -33,6 +33,75 @@ public static unsafe class Q2K
         }
     }
 
+    /// <summary>
+    /// llama.cpp's quantize_row_q2_K_ref (no importance matrix): a weighted asymmetric fit per sub-block of 16,
+    /// the 16 scales and 16 mins quantized to 4 bits against their maxima, then every weight re-rounded
+    /// against the quantized scale and min.
+    /// </summary>
+    public static void QuantizeReference(float* src, byte* dst, int n)
+    {
+        int blocks = KQuant.SuperBlocks(n, Name);
+        byte* levels = stackalloc byte[KQuant.SuperBlock];
+        byte* scratch = stackalloc byte[16];
+        float* weights = stackalloc float[16];
+        float* mins = stackalloc float[16];
+        float* scales = stackalloc float[16];
+        const float q4scale = 15f;
+
+        for (int i = 0; i < blocks; i++)
+        {
+            float* x = src + i * KQuant.SuperBlock;
+            var y = (BlockQ2_K*)dst + i;
+
+            float maxScale = 0, maxMin = 0;
+            for (int j = 0; j < 16; j++)
+            {
+                for (int l = 0; l < 16; l++) weights[l] = MathF.Abs(x[16 * j + l]);
+                scales[j] = KQuantFitting.MakeQkx2Quants(16, 3, x + 16 * j, weights, levels + 16 * j, out mins[j], scratch, -0.5f, 0.1f, 15, true);
+                if (scales[j] > maxScale) maxScale = scales[j];
+                if (mins[j] > maxMin) maxMin = mins[j];
+            }
+
+            if (maxScale > 0)
+            {
+                float iscale = q4scale / maxScale;
+                for (int j = 0; j < 16; j++) y->Scales[j] = (byte)KQuant.NearestInt(iscale * scales[j]);
+                y->D = KQuant.FloatToHalf(maxScale / q4scale);
+            }
+            else
+            {
+                for (int j = 0; j < 16; j++) y->Scales[j] = 0;
+                y->D = KQuant.FloatToHalf(0f);
+            }
+            if (maxMin > 0)
+            {
+                float iscale = q4scale / maxMin;
+                for (int j = 0; j < 16; j++) y->Scales[j] |= (byte)(KQuant.NearestInt(iscale * mins[j]) << 4);
+                y->DMin = KQuant.FloatToHalf(maxMin / q4scale);
+            }
+            else
+            {
+                y->DMin = KQuant.FloatToHalf(0f);
+            }
+
+            for (int j = 0; j < 16; j++)
+            {
+                float d = KQuant.HalfToFloat(y->D) * (y->Scales[j] & 0xF);
+                if (d == 0) continue;
+                float dm = KQuant.HalfToFloat(y->DMin) * (y->Scales[j] >> 4);
+                for (int l = 0; l < 16; l++)
+                    levels[16 * j + l] = (byte)Math.Clamp(KQuant.NearestInt((x[16 * j + l] + dm) / d), 0, 3);
+            }
+
+            for (int h = 0; h < 2; h++)
+            for (int l = 0; l < 32; l++)
+            {
+                byte* L = levels + 128 * h + l;
+                y->Qs[32 * h + l] = (byte)(L[0] | (L[32] << 2) | (L[64] << 4) | (L[96] << 6));
+            }
+        }
+    }
+
     /// <summary>Picks the widest kernel <see cref="Simd.Level"/> allows.</summary>
     public static float Dot(byte* w, byte* x, int n) => Simd.Level switch
     {
@@ -74,7 +143,7 @@ public static unsafe class Q2K
     {
         if (!Ssse3.IsSupported) return DotScalar(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
-        var two = Vector128.Create((byte)3);
+        var twoBits = Vector128.Create((byte)3);
         var nibble = Vector128.Create((byte)0x0F);
         float sum = 0;
         for (int i = 0; i < blocks; i++)
@@ -94,7 +163,7 @@ public static unsafe class Q2K
                 var bytes = Vector128.Load(b->Qs + 32 * h + 16 * s).AsUInt16();
                 for (int k = 0; k < 4; k++)
                 {
-                    var q = (bytes >>> (2 * k)).AsByte() & two;
+                    var q = (bytes >>> (2 * k)).AsByte() & twoBits;
                     acc += KSimd.MulAdd(q, Vector128.Load(y->Qs + 128 * h + 32 * k + 16 * s),
                         Vector128.Create((short)(b->Scales[8 * h + 2 * k + s] & 0xF)));
                 }
@@ -108,7 +177,7 @@ public static unsafe class Q2K
     {
         if (!Avx2.IsSupported) return Dot128(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
-        var two = Vector256.Create((byte)3);
+        var twoBits = Vector256.Create((byte)3);
         var nibble = Vector128.Create((byte)0x0F);
         float sum = 0;
         for (int i = 0; i < blocks; i++)
@@ -127,7 +196,7 @@ public static unsafe class Q2K
                 var bytes = Vector256.Load(b->Qs + 32 * h).AsUInt16();
                 for (int k = 0; k < 4; k++)
                 {
-                    var q = (bytes >>> (2 * k)).AsByte() & two;   // weights 128h + 32k … +31: sub-blocks 8h+2k, 8h+2k+1
+                    var q = (bytes >>> (2 * k)).AsByte() & twoBits;   // weights 128h + 32k … +31: sub-blocks 8h+2k, 8h+2k+1
                     acc += KSimd.MulAdd(q, Vector256.Load(y->Qs + 128 * h + 32 * k), KSimd.PairScales(scales, 4 * h + k));
                 }
             }
@@ -146,7 +215,7 @@ public static unsafe class Q2K
     internal static float Dot512Body(byte* w, byte* x, int n)
     {
         int blocks = KQuant.SuperBlocks(n, Name);
-        var two = Vector512.Create((byte)3);
+        var twoBits = Vector512.Create((byte)3);
         var nibble = Vector128.Create((byte)0x0F);
         float sum = 0;
         for (int i = 0; i < blocks; i++)
@@ -164,7 +233,7 @@ public static unsafe class Q2K
             var acc = Vector512<int>.Zero;
             for (int k = 0; k < 4; k++)
             {
-                var q = (bytes >>> (2 * k)).AsByte() & two;
+                var q = (bytes >>> (2 * k)).AsByte() & twoBits;
                 var a = Vector512.Create(Vector256.Load(y->Qs + 32 * k), Vector256.Load(y->Qs + 128 + 32 * k));
                 var lanes = KSimd.SubBlockLanes((short)(2 * k), (short)(2 * k + 1), (short)(8 + 2 * k), (short)(9 + 2 * k));
                 acc += KSimd.MulAdd(q, a, KSimd.Permute(scales32, lanes));

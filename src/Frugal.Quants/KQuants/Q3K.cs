@@ -38,6 +38,74 @@ public static unsafe class Q3K
         }
     }
 
+    /// <summary>
+    /// llama.cpp's quantize_row_q3_K_ref: a symmetric x²-weighted fit per sub-block of 16, the 16 scales
+    /// quantized to 6 bits against the one of largest magnitude, then every weight re-rounded to −4..3.
+    /// </summary>
+    public static void QuantizeReference(float* src, byte* dst, int n)
+    {
+        int blocks = KQuant.SuperBlocks(n, Name);
+        sbyte* levels = stackalloc sbyte[KQuant.SuperBlock];
+        float* scales = stackalloc float[16];
+
+        for (int i = 0; i < blocks; i++)
+        {
+            float* x = src + i * KQuant.SuperBlock;
+            var y = (BlockQ3_K*)dst + i;
+
+            float maxScale = 0, amax = 0;
+            for (int j = 0; j < 16; j++)
+            {
+                scales[j] = KQuantFitting.MakeQ3Quants(16, 4, x + 16 * j, levels + 16 * j, true);
+                float scale = MathF.Abs(scales[j]);
+                if (scale > amax) { amax = scale; maxScale = scales[j]; }
+            }
+
+            for (int j = 0; j < 12; j++) y->Scales[j] = 0;
+            if (maxScale != 0)
+            {
+                float iscale = -32f / maxScale;
+                for (int j = 0; j < 16; j++)
+                {
+                    int l = Math.Clamp((int)(sbyte)KQuant.NearestInt(iscale * scales[j]), -32, 31) + 32;   // six bits
+                    if (j < 8) y->Scales[j] = (byte)(l & 0xF);
+                    else y->Scales[j - 8] |= (byte)((l & 0xF) << 4);
+                    y->Scales[8 + j % 4] |= (byte)((l >> 4) << (2 * (j / 4)));
+                }
+                y->D = KQuant.FloatToHalf(1 / iscale);
+            }
+            else
+            {
+                y->D = KQuant.FloatToHalf(0f);
+            }
+
+            for (int j = 0; j < 16; j++)
+            {
+                float d = KQuant.HalfToFloat(y->D) * (KQuant.Q3Scale(j, y->Scales) - 32);
+                if (d == 0) continue;
+                for (int l = 0; l < 16; l++)
+                    levels[16 * j + l] = (sbyte)(Math.Clamp(KQuant.NearestInt(x[16 * j + l] / d), -4, 3) + 4);
+            }
+
+            // The third bit of weight j goes to bit j / 32 of hmask[j % 32]; the low two bits stay in levels.
+            for (int j = 0; j < 32; j++) y->HMask[j] = 0;
+            for (int j = 0; j < KQuant.SuperBlock; j++)
+            {
+                if (levels[j] > 3)
+                {
+                    y->HMask[j % 32] |= (byte)(1 << (j / 32));
+                    levels[j] -= 4;
+                }
+            }
+            for (int h = 0; h < 2; h++)
+            for (int l = 0; l < 32; l++)
+            {
+                byte* L = (byte*)levels + 128 * h + l;   // all levels are non-negative by now
+                y->Qs[32 * h + l] = (byte)(L[0] | (L[32] << 2) | (L[64] << 4) | (L[96] << 6));
+            }
+        }
+    }
+
     /// <summary>Picks the widest kernel <see cref="Simd.Level"/> allows.</summary>
     public static float Dot(byte* w, byte* x, int n) => Simd.Level switch
     {
@@ -82,7 +150,7 @@ public static unsafe class Q3K
         if (!Ssse3.IsSupported) return DotScalar(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
         byte* scales = stackalloc byte[16];
-        var two = Vector128.Create((byte)3);
+        var twoBits = Vector128.Create((byte)3);
         var four = Vector128.Create((byte)4);
         var bias = Vector128.Create((short)32);
         float sum = 0;
@@ -107,7 +175,7 @@ public static unsafe class Q3K
                 for (int k = 0; k < 4; k++)
                 {
                     var bit = Vector128.Create((byte)(1 << (4 * h + k)));
-                    var q = ((bytes >>> (2 * k)).AsByte() & two) | (Vector128.Equals(high & bit, bit) & four);
+                    var q = ((bytes >>> (2 * k)).AsByte() & twoBits) | (Vector128.Equals(high & bit, bit) & four);
                     acc += KSimd.MulAdd(q, Vector128.Load(y->Qs + 128 * h + 32 * k + 16 * s),
                         Vector128.Create((short)(scales[8 * h + 2 * k + s] - 32)));
                 }
@@ -122,7 +190,7 @@ public static unsafe class Q3K
         if (!Avx2.IsSupported) return Dot128(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
         byte* packedScales = stackalloc byte[16];
-        var two = Vector256.Create((byte)3);
+        var twoBits = Vector256.Create((byte)3);
         var four = Vector256.Create((byte)4);
         var bias = Vector256.Create((short)32);
         float sum = 0;
@@ -142,7 +210,7 @@ public static unsafe class Q3K
                 for (int k = 0; k < 4; k++)
                 {
                     var bit = Vector256.Create((byte)(1 << (4 * h + k)));
-                    var q = ((bytes >>> (2 * k)).AsByte() & two) | (Vector256.Equals(high & bit, bit) & four);
+                    var q = ((bytes >>> (2 * k)).AsByte() & twoBits) | (Vector256.Equals(high & bit, bit) & four);
                     acc += KSimd.MulAdd(q, Vector256.Load(y->Qs + 128 * h + 32 * k), KSimd.PairScales(scales, 4 * h + k));
                 }
             }
@@ -162,7 +230,7 @@ public static unsafe class Q3K
     {
         int blocks = KQuant.SuperBlocks(n, Name);
         byte* packedScales = stackalloc byte[16];
-        var two = Vector512.Create((byte)3);
+        var twoBits = Vector512.Create((byte)3);
         var four = Vector512.Create((byte)4);
         var bias = Vector256.Create((short)32);
         float sum = 0;
@@ -181,7 +249,7 @@ public static unsafe class Q3K
             for (int k = 0; k < 4; k++)
             {
                 var bit = Vector512.Create(Vector256.Create((byte)(1 << k)), Vector256.Create((byte)(1 << (4 + k))));
-                var q = ((bytes >>> (2 * k)).AsByte() & two) | (Vector512.Equals(high & bit, bit) & four);
+                var q = ((bytes >>> (2 * k)).AsByte() & twoBits) | (Vector512.Equals(high & bit, bit) & four);
                 var a = Vector512.Create(Vector256.Load(y->Qs + 32 * k), Vector256.Load(y->Qs + 128 + 32 * k));
                 var lanes = KSimd.SubBlockLanes((short)(2 * k), (short)(2 * k + 1), (short)(8 + 2 * k), (short)(9 + 2 * k));
                 acc += KSimd.MulAdd(q, a, KSimd.Permute(scales32, lanes));

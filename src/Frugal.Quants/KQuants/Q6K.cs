@@ -35,6 +35,60 @@ public static unsafe class Q6K
         }
     }
 
+    /// <summary>
+    /// llama.cpp's quantize_row_q6_K_ref: a symmetric x²-weighted fit per sub-block of 16, the 16 scales
+    /// quantized to signed 8 bits against the one of largest magnitude, then every weight re-rounded to −32..31.
+    /// </summary>
+    public static void QuantizeReference(float* src, byte* dst, int n)
+    {
+        int blocks = KQuant.SuperBlocks(n, Name);
+        sbyte* levels = stackalloc sbyte[KQuant.SuperBlock];
+        float* scales = stackalloc float[16];
+
+        for (int i = 0; i < blocks; i++)
+        {
+            float* x = src + i * KQuant.SuperBlock;
+            var y = (BlockQ6_K*)dst + i;
+
+            float maxScale = 0, maxAbsScale = 0;
+            for (int j = 0; j < 16; j++)
+            {
+                scales[j] = KQuantFitting.MakeQxQuants(16, 32, x + 16 * j, levels + 16 * j, 1, null);
+                float absScale = MathF.Abs(scales[j]);
+                if (absScale > maxAbsScale) { maxAbsScale = absScale; maxScale = scales[j]; }
+            }
+
+            if (maxAbsScale < KQuantFitting.GroupMaxEps)
+            {
+                new Span<byte>(y, sizeof(BlockQ6_K)).Clear();
+                continue;
+            }
+
+            float iscale = -128f / maxScale;
+            y->D = KQuant.FloatToHalf(1 / iscale);
+            for (int j = 0; j < 16; j++) y->Scales[j] = (sbyte)Math.Min(127, KQuant.NearestInt(iscale * scales[j]));
+
+            for (int j = 0; j < 16; j++)
+            {
+                float d = KQuant.HalfToFloat(y->D) * y->Scales[j];
+                if (d == 0) continue;
+                for (int l = 0; l < 16; l++)
+                    levels[16 * j + l] = (sbyte)(Math.Clamp(KQuant.NearestInt(x[16 * j + l] / d), -32, 31) + 32);
+            }
+
+            // Half h: ql[64h + l] holds weights 128h + l (low nibble) and 128h + 64 + l (high), for l < 64;
+            // qh[32h + l] holds the top two bits of weights 128h + 32e + l in bits 2e, 2e + 1.
+            for (int h = 0; h < 2; h++)
+            for (int l = 0; l < 32; l++)
+            {
+                byte* L = (byte*)levels + 128 * h + l;   // all levels are non-negative by now
+                y->Ql[64 * h + l] = (byte)((L[0] & 0xF) | ((L[64] & 0xF) << 4));
+                y->Ql[64 * h + 32 + l] = (byte)((L[32] & 0xF) | ((L[96] & 0xF) << 4));
+                y->Qh[32 * h + l] = (byte)((L[0] >> 4) | ((L[32] >> 4) << 2) | ((L[64] >> 4) << 4) | ((L[96] >> 4) << 6));
+            }
+        }
+    }
+
     /// <summary>Picks the widest kernel <see cref="Simd.Level"/> allows.</summary>
     public static float Dot(byte* w, byte* x, int n) => Simd.Level switch
     {
@@ -76,7 +130,7 @@ public static unsafe class Q6K
         if (!Ssse3.IsSupported) return DotScalar(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
         var nibble = Vector128.Create((byte)0x0F);
-        var two = Vector128.Create((ushort)0x0303);
+        var twoBits = Vector128.Create((ushort)0x0303);
         float sum = 0;
         for (int i = 0; i < blocks; i++)
         {
@@ -100,7 +154,7 @@ public static unsafe class Q6K
                 {
                     var bytes = e % 2 == 0 ? low0 : low1;
                     var lowBits = e < 2 ? bytes & nibble : (bytes.AsUInt16() >>> 4).AsByte() & nibble;
-                    var highBits = (((high >>> (2 * e)) & two) << 4).AsByte();
+                    var highBits = (((high >>> (2 * e)) & twoBits) << 4).AsByte();
                     acc += KSimd.MulAdd(lowBits | highBits, Vector128.Load(y->Qs + 128 * h + 32 * e + 16 * s),
                         Vector128.Create((short)b->Scales[8 * h + 2 * e + s]));
                 }
@@ -115,7 +169,7 @@ public static unsafe class Q6K
         if (!Avx2.IsSupported) return Dot128(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
         var nibble = Vector256.Create((byte)0x0F);
-        var two = Vector256.Create((ushort)0x0303);
+        var twoBits = Vector256.Create((ushort)0x0303);
         float sum = 0;
         for (int i = 0; i < blocks; i++)
         {
@@ -135,7 +189,7 @@ public static unsafe class Q6K
                 {
                     var bytes = e % 2 == 0 ? low0 : low1;
                     var lowBits = e < 2 ? bytes & nibble : (bytes.AsUInt16() >>> 4).AsByte() & nibble;
-                    var highBits = (((high >>> (2 * e)) & two) << 4).AsByte();
+                    var highBits = (((high >>> (2 * e)) & twoBits) << 4).AsByte();
                     acc += KSimd.MulAdd(lowBits | highBits, Vector256.Load(y->Qs + 128 * h + 32 * e), KSimd.PairScales(scales, 4 * h + e));
                 }
             }
@@ -156,7 +210,7 @@ public static unsafe class Q6K
     {
         int blocks = KQuant.SuperBlocks(n, Name);
         var nibble = Vector512.Create((byte)0x0F);
-        var two = Vector512.Create((ushort)0x0303);
+        var twoBits = Vector512.Create((ushort)0x0303);
         float sum = 0;
         for (int i = 0; i < blocks; i++)
         {
@@ -172,8 +226,8 @@ public static unsafe class Q6K
             {
                 var bytes = Vector512.Load(b->Ql + 64 * h);
                 var high = Vector256.Load(b->Qh + 32 * h).AsUInt16();
-                var highFirst = ((Vector512.Create(high, high >>> 2) & two) << 4).AsByte();
-                var highSecond = ((Vector512.Create(high >>> 4, high >>> 6) & two) << 4).AsByte();
+                var highFirst = ((Vector512.Create(high, high >>> 2) & twoBits) << 4).AsByte();
+                var highSecond = ((Vector512.Create(high >>> 4, high >>> 6) & twoBits) << 4).AsByte();
                 short first = (short)(8 * h);
                 acc += KSimd.MulAdd((bytes & nibble) | highFirst, Vector512.Load(y->Qs + 128 * h),
                     KSimd.Permute(scales32, KSimd.SubBlockLanes(first, (short)(first + 1), (short)(first + 2), (short)(first + 3))));

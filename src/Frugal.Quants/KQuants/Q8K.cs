@@ -8,7 +8,8 @@ public static unsafe class Q8K
 {
     /// <summary>
     /// Quantizes n floats (a multiple of 256) into n/256 Q8_K blocks: the element of largest magnitude
-    /// (first one on ties) maps to −127, so d = max/−127 keeps its sign; bsums are the sums of each 16 quants.
+    /// (the first one on ties) maps to −127, so d = −max/127 (negative when that element is positive);
+    /// quants round half to even; bsums are the sums of each 16 quants.
     /// </summary>
     public static void Quantize(float* src, byte* dst, int n)
     {
