@@ -232,11 +232,16 @@ public abstract class Tokenizer
         if (text.Length == 0) return fragments;
         fragments.Add(new Fragment(NoToken, 0, text.Length));
         var next = new List<Fragment>();
+        // Which ASCII characters the text holds: most special tokens start with one the text lacks and are skipped at once.
+        UInt128 asciiPresent = 0;
+        foreach (char c in text)
+            if (c < 128) asciiPresent |= UInt128.One << c;
         foreach (int special in _specialTokens)
         {
             TokenAttributes attributes = Attributes[special];
             if (!parseSpecial && (attributes & (TokenAttributes.Control | TokenAttributes.Unknown)) != 0) continue;
             string needle = Texts[special];
+            if (needle[0] < 128 && (asciiPresent & (UInt128.One << needle[0])) == 0) continue;
             bool anyText = false;
             foreach (Fragment f in fragments)
                 if (f.IsText && text.AsSpan(f.Start, f.Length).Contains(needle, StringComparison.Ordinal)) { anyText = true; break; }
