@@ -23,6 +23,7 @@ internal sealed class BytePairTokenizer : Tokenizer
     // Every string that appears in a merge (either side or the result) has a piece id; ids below VocabSize are
     // token ids, the rest are merge strings that are no token. Merges are then looked up by a pair of piece ids.
     private readonly Dictionary<string, int> _pieceIds;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _pieceIdBySpan;
     // (left piece << 32 | right piece) -> (rank, merged piece); the first listing of a pair wins, as in llama.cpp.
     private readonly Dictionary<long, (int Rank, int Merged)> _merges;
     // [ByteLevelAlphabet.CharLimit] one-character piece id of each byte-alphabet character, -1 when none.
@@ -35,16 +36,22 @@ internal sealed class BytePairTokenizer : Tokenizer
 
         IReadOnlyList<string> merges = data.Merges ?? throw new TokenizerException("a gpt2 (BPE) vocabulary needs tokenizer.ggml.merges");
         _pieceIds = new Dictionary<string, int>(IdByText);
-        _merges = new Dictionary<long, (int, int)>(merges.Count);
+        _pieceIdBySpan = _pieceIds.GetAlternateLookup<ReadOnlySpan<char>>();
+        _merges = new Dictionary<long, (int, int)>(merges.Count, PairKeyComparer.Instance);
+        Span<char> joined = stackalloc char[256];
         for (int rank = 0; rank < merges.Count; rank++)
         {
-            string merge = merges[rank];
+            ReadOnlySpan<char> merge = merges[rank];
             // llama.cpp splits at the first space after the first character; a line without one pairs "" with "".
-            int space = merge.Length > 1 ? merge.IndexOf(' ', 1) : -1;
-            string left = space < 0 ? "" : merge[..space];
-            string right = space < 0 ? "" : merge[(space + 1)..];
+            int space = merge.Length > 1 ? merge[1..].IndexOf(' ') + 1 : 0;
+            ReadOnlySpan<char> left = space > 0 ? merge[..space] : [];
+            ReadOnlySpan<char> right = space > 0 ? merge[(space + 1)..] : [];
             long key = ((long)PieceId(left) << 32) | (uint)PieceId(right);
-            if (!_merges.ContainsKey(key)) _merges[key] = (rank, PieceId(left + right));
+            if (_merges.ContainsKey(key)) continue; // the first listing of a pair wins
+            Span<char> both = left.Length + right.Length <= joined.Length ? joined[..(left.Length + right.Length)] : new char[left.Length + right.Length];
+            left.CopyTo(both);
+            right.CopyTo(both[left.Length..]);
+            _merges[key] = (rank, PieceId(both));
         }
         for (int c = 0; c < _charPieces.Length; c++)
             _charPieces[c] = _pieceIds.TryGetValue(((char)c).ToString(), out int id) ? id : NoToken;
@@ -52,11 +59,21 @@ internal sealed class BytePairTokenizer : Tokenizer
 
     internal BpePreTokenizerKind Kind { get; }
 
-    private int PieceId(string text)
+    /// <summary>Hashes a (left, right) piece pair well: long's own hash (low ^ high) collides for every swapped pair.</summary>
+    private sealed class PairKeyComparer : IEqualityComparer<long>
     {
-        if (_pieceIds.TryGetValue(text, out int id)) return id;
+        public static readonly PairKeyComparer Instance = new();
+
+        public bool Equals(long x, long y) => x == y;
+
+        public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
+    }
+
+    private int PieceId(ReadOnlySpan<char> text)
+    {
+        if (_pieceIdBySpan.TryGetValue(text, out int id)) return id;
         id = _pieceIds.Count; // after the VocabSize token ids
-        _pieceIds.Add(text, id);
+        _pieceIds.Add(text.ToString(), id);
         return id;
     }
 

@@ -75,9 +75,6 @@ internal sealed class PreTokenizer
     /// <summary>The shared (immutable, thread-safe) pre-tokenizer of a kind.</summary>
     public static PreTokenizer For(BpePreTokenizerKind kind) => Cache.GetOrAdd(kind, k => new PreTokenizer(RegexesFor(k)));
 
-    /// <summary>A pre-tokenizer running arbitrary regexes in llama.cpp's dialect (for tests and unusual vocabularies).</summary>
-    public static PreTokenizer FromRegexes(params string[] regexes) => new(regexes);
-
     private static ISplitStep CreateStep(string regex) => regex switch
     {
         Gpt2Regex => new Gpt2SplitStep(),

@@ -78,14 +78,14 @@ public abstract class Tokenizer
 
         // llama.cpp finds end-of-turn and fill-in-the-middle tokens by their text when the file names none, and makes
         // them control tokens. It walks a hash map, so with several candidates its pick is arbitrary; we take the lowest id.
-        if (eot == NoToken) eot = FindByText(EndOfTurnTexts, forceControl: true);
-        if (eom == NoToken) eom = FindByText(["<|eom_id|>"], forceControl: true);
-        if (ValidId(data.FimPrefixId, NoToken) == NoToken) FindByText(FimPrefixTexts, forceControl: true);
-        if (ValidId(data.FimSuffixId, NoToken) == NoToken) FindByText(FimSuffixTexts, forceControl: true);
-        if (ValidId(data.FimMiddleId, NoToken) == NoToken) FindByText(FimMiddleTexts, forceControl: true);
-        if (fimPad == NoToken) fimPad = FindByText(FimPadTexts, forceControl: true);
-        if (fimRepo == NoToken) fimRepo = FindByText(FimRepoTexts, forceControl: true);
-        if (fimSep == NoToken) fimSep = FindByText(FimSeparatorTexts, forceControl: true);
+        if (eot == NoToken) eot = FindByText(EndOfTurnTexts);
+        if (eom == NoToken) eom = FindByText(["<|eom_id|>"]);
+        if (ValidId(data.FimPrefixId, NoToken) == NoToken) FindByText(FimPrefixTexts);
+        if (ValidId(data.FimSuffixId, NoToken) == NoToken) FindByText(FimSuffixTexts);
+        if (ValidId(data.FimMiddleId, NoToken) == NoToken) FindByText(FimMiddleTexts);
+        if (fimPad == NoToken) fimPad = FindByText(FimPadTexts);
+        if (fimRepo == NoToken) fimRepo = FindByText(FimRepoTexts);
+        if (fimSep == NoToken) fimSep = FindByText(FimSeparatorTexts);
 
         _endOfGeneration = [];
         foreach (int id in (ReadOnlySpan<int>)[fimPad, fimRepo, fimSep])
@@ -232,11 +232,16 @@ public abstract class Tokenizer
         if (text.Length == 0) return fragments;
         fragments.Add(new Fragment(NoToken, 0, text.Length));
         var next = new List<Fragment>();
+        // Which ASCII characters the text holds: most special tokens start with one the text lacks and are skipped at once.
+        UInt128 asciiPresent = 0;
+        foreach (char c in text)
+            if (c < 128) asciiPresent |= UInt128.One << c;
         foreach (int special in _specialTokens)
         {
             TokenAttributes attributes = Attributes[special];
             if (!parseSpecial && (attributes & (TokenAttributes.Control | TokenAttributes.Unknown)) != 0) continue;
             string needle = Texts[special];
+            if (needle[0] < 128 && (asciiPresent & (UInt128.One << needle[0])) == 0) continue;
             bool anyText = false;
             foreach (Fragment f in fragments)
                 if (f.IsText && text.AsSpan(f.Start, f.Length).Contains(needle, StringComparison.Ordinal)) { anyText = true; break; }
@@ -274,12 +279,13 @@ public abstract class Tokenizer
     private int ValidId(long? fromFile, int fallback) =>
         fromFile is { } id && id >= 0 && id < Texts.Length ? (int)id : fallback;
 
-    private int FindByText(string[] candidates, bool forceControl)
+    /// <summary>The lowest id among tokens with one of these texts, made a control token; -1 when none exists.</summary>
+    private int FindByText(string[] candidates)
     {
         int best = NoToken;
         foreach (string text in candidates)
             if (IdByText.TryGetValue(text, out int id) && (best == NoToken || id < best)) best = id;
-        if (best != NoToken && forceControl) Attributes[best] |= TokenAttributes.Control;
+        if (best != NoToken) Attributes[best] |= TokenAttributes.Control;
         return best;
     }
 
