@@ -1,7 +1,4 @@
 using System.CommandLine;
-using System.IO;
-using System.Text.Json;
-using Frugal.Gguf;
 
 namespace Frugal.Cli.Commands;
 
@@ -15,6 +12,9 @@ public static class CommandLineApp
     public static RootCommand Build(CliConsole console)
     {
         var root = new RootCommand("frugal: run GGUF language models on the CPU, in pure C#");
+        root.Add(RunCommand.Create(console));
+        root.Add(LogitsCommand.Create(console));
+        root.Add(TokenizeCommand.Create(console));
         root.Add(InspectCommand.Create(console));
         return root;
     }
@@ -49,15 +49,18 @@ public static class CommandLineApp
         }
     }
 
-    /// <summary>One line for the user: the message of an expected failure, the type too for a bug.</summary>
+    /// <summary>
+    /// One line for the user. Failures of the input (GgufException, ModelLoadException, TokenizerException,
+    /// ArgumentException, IOException...) carry a precise message of their own; exceptions that can only mean
+    /// a bug in frugal are labelled as such.
+    /// </summary>
     private static string Describe(Exception error) => error switch
     {
-        // These carry "path: problem" or a precise message of their own.
-        GgufException or CliUsageException
-            or ArgumentException or IOException or UnauthorizedAccessException or NotSupportedException
-            or InvalidDataException or InvalidOperationException or JsonException or FormatException or OverflowException
-            => OneLine(error.Message),
-        _ => $"internal error ({error.GetType().Name}): {OneLine(error.Message)}",
+        NullReferenceException or IndexOutOfRangeException or InvalidCastException or NotImplementedException
+            or DivideByZeroException or ArrayTypeMismatchException or AccessViolationException
+            => $"internal error ({error.GetType().Name}): {OneLine(error.Message)}",
+        ArgumentException { ParamName: string name } argument => OneLine(argument.Message.Replace($" (Parameter '{name}')", "")),
+        _ => OneLine(error.Message),
     };
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
