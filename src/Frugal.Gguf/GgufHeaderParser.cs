@@ -19,6 +19,10 @@ internal sealed unsafe class GgufHeaderParser
     private const int MinMetadataEntryBytes = 8 + 4 + 1;     // empty key, value type, 1-byte value
     private const int MinTensorInfoBytes = 8 + 4 + 8 + 4 + 8; // empty name, n_dims, one dim, type, offset
 
+    // Above these a count that does not fit in the file is called corrupt rather than the file truncated.
+    private const ulong PlausibleHeaderCount = 1 << 20;
+    private const ulong PlausibleArrayCount = 1 << 24;
+
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
 
     private readonly string _path;
@@ -72,10 +76,12 @@ internal sealed unsafe class GgufHeaderParser
         ulong tensorCount = ReadU64();
         _part = "the metadata count";
         ulong kvCount = ReadU64();
+        // A count too large for the rest of the file means a truncated file or a corrupt count. Counts no real
+        // file exceeds are refused now; smaller ones are left to the reads, which then name the entry cut short.
         long rest = _length - _pos;
-        if (tensorCount > (ulong)(rest / MinTensorInfoBytes))
+        if (tensorCount > (ulong)(rest / MinTensorInfoBytes) && tensorCount > PlausibleHeaderCount)
             throw Fail($"tensor count {tensorCount} is larger than could fit in the file ({_length} bytes; each tensor info takes at least {MinTensorInfoBytes})");
-        if (kvCount > (ulong)(rest / MinMetadataEntryBytes))
+        if (kvCount > (ulong)(rest / MinMetadataEntryBytes) && kvCount > PlausibleHeaderCount)
             throw Fail($"metadata key/value count {kvCount} is larger than could fit in the file ({_length} bytes; each entry takes at least {MinMetadataEntryBytes})");
 
         ReadMetadata(result, (long)kvCount);
@@ -136,16 +142,20 @@ internal sealed unsafe class GgufHeaderParser
     private GgufArray ReadArray(int depth)
     {
         if (depth > MaxArrayDepth)
-            throw Fail($"array nesting too deep in {_part}: more than {MaxArrayDepth} levels");
+            throw Fail($"array nesting too deep in {Where()}: more than {MaxArrayDepth} levels");
         uint typeId = ReadU32();
         if (!GgufValueTypes.IsDefined(typeId))
-            throw Fail($"{_part}: array has unknown element type {typeId}");
+            throw Fail($"{Where()}: array has unknown element type {typeId}");
         var type = (GgufValueType)typeId;
         ulong count = ReadU64();
         long rest = _length - _pos;
         int minSize = GgufValueTypes.MinEncodedSize(type);
         if (count > (ulong)(rest / minSize))
-            throw Fail($"{_part}: array of {count} {GgufValueTypes.Name(type)} elements cannot fit in the {rest} bytes left in the file");
+        {
+            throw Fail(count <= PlausibleArrayCount
+                ? $"truncated while reading {Where()}: array of {count} {GgufValueTypes.Name(type)} elements needs at least {count * (ulong)minSize} bytes, but only {rest} are left"
+                : $"{Where()}: array of {count} {GgufValueTypes.Name(type)} elements cannot fit in the {rest} bytes left in the file");
+        }
         if (count > (ulong)Array.MaxLength)
             throw Fail($"{_part}: array of {count} elements is too long to load");
         int n = (int)count;
@@ -283,7 +293,12 @@ internal sealed unsafe class GgufHeaderParser
         ulong length = ReadU64();
         long rest = _length - _pos;
         if (length > (ulong)rest)
-            throw Fail($"{Where()}: string length {length} at byte {at} is longer than the rest of the file ({rest} bytes left)");
+        {
+            // A length that would fit in a file of this size means the file was cut short; a larger one is garbage.
+            throw Fail(length <= (ulong)_length
+                ? $"truncated while reading {Where()}: string of {length} bytes at byte {at} runs past the end of the file ({rest} bytes left)"
+                : $"{Where()}: string length {length} at byte {at} is longer than the rest of the file ({rest} bytes left)");
+        }
         if (length > int.MaxValue)
             throw Fail($"{Where()}: string length {length} at byte {at} is too long to load");
         if (length == 0) return string.Empty;

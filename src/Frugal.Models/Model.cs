@@ -1,66 +1,82 @@
+using Frugal.Gguf;
+using Frugal.Models.Architectures;
+using Frugal.Models.Tokenization;
+using Frugal.Numerics.Threading;
+
 namespace Frugal.Models;
 
 /// <summary>Options for loading a model.</summary>
 public sealed record ModelLoadOptions
 {
-    /// <summary>Worker threads for the forward pass (0 = all cores).</summary>
+    /// <summary>Worker threads for the forward pass (0 = every core).</summary>
     public int Threads { get; init; }
 }
 
-/// <summary>A loaded model: its GGUF file (memory-mapped), hyper-parameters, tokenizer and weights.</summary>
+/// <summary>
+/// A loaded model: its GGUF file (memory-mapped, weights never copied), hyper-parameters, tokenizer, weights
+/// and the worker pool that runs its forward passes. Sessions (one per sequence) are created from it.
+/// </summary>
 public sealed class Model : IDisposable
 {
-    public static Model Load(string path, ModelLoadOptions? options = null) => throw new NotImplementedException();
+    /// <summary>Default cap on a session's context when the caller does not choose one.</summary>
+    public const int DefaultContextCap = 4096;
 
-    public ModelConfig Config => throw new NotImplementedException();
+    private readonly ArchitectureBinding _binding;
+    private readonly WorkerPool _pool;
 
-    public Tokenization.Tokenizer Tokenizer => throw new NotImplementedException();
+    private Model(GgufFile file, ArchitectureBinding binding, Tokenizer tokenizer, WorkerPool pool)
+    {
+        File = file;
+        _binding = binding;
+        Tokenizer = tokenizer;
+        _pool = pool;
+    }
 
-    public Gguf.GgufFile File => throw new NotImplementedException();
+    /// <summary>Opens and validates a model; throws <see cref="GgufException"/> or <see cref="ModelLoadException"/> with one clear line.</summary>
+    public static Model Load(string path, ModelLoadOptions? options = null)
+    {
+        int threads = options?.Threads ?? 0;
+        if (threads < 0) throw new ArgumentOutOfRangeException(nameof(options), $"thread count must be positive, got {threads}");
+        var file = GgufFile.Open(path);
+        try
+        {
+            var binding = ArchitectureRegistry.Get(file).Bind(file);
+            var tokenizer = Tokenizer.FromGguf(file);
+            if (tokenizer.VocabSize != binding.Config.VocabSize)
+                throw new ModelLoadException(path, $"the tokenizer has {tokenizer.VocabSize} tokens but the model has {binding.Config.VocabSize} embeddings");
+            var pool = new WorkerPool(threads == 0 ? WorkerPool.DefaultThreadCount : threads);
+            return new Model(file, binding, tokenizer, pool);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
 
-    public int Threads => throw new NotImplementedException();
+    public ModelConfig Config => _binding.Config;
+
+    public Tokenizer Tokenizer { get; }
+
+    public GgufFile File { get; }
+
+    /// <summary>The weights and switches bound from the file (for the reference forward pass and tools).</summary>
+    public ArchitectureBinding Binding => _binding;
+
+    public int Threads => _pool.ThreadCount;
 
     /// <summary>A fresh sequence state (KV cache) of up to <paramref name="contextSize"/> tokens (0 = the model's, capped at 4096).</summary>
-    public InferenceSession CreateSession(int contextSize = 0) => throw new NotImplementedException();
+    public InferenceSession CreateSession(int contextSize = 0)
+    {
+        if (contextSize < 0) throw new ArgumentOutOfRangeException(nameof(contextSize), $"context size must be positive, got {contextSize}");
+        int size = contextSize == 0 ? Math.Min(Config.ContextLength, DefaultContextCap) : contextSize;
+        return new InferenceSession(_binding, _pool, size);
+    }
 
-    public void Dispose() { }
-}
-
-/// <summary>One sequence being evaluated: its KV cache and scratch buffers. Not thread-safe.</summary>
-public sealed class InferenceSession : IDisposable
-{
-    /// <summary>Number of tokens already in the KV cache.</summary>
-    public int Position => throw new NotImplementedException();
-
-    public int ContextSize => throw new NotImplementedException();
-
-    public int VocabSize => throw new NotImplementedException();
-
-    /// <summary>Forgets every token (position 0).</summary>
-    public void Reset() => throw new NotImplementedException();
-
-    /// <summary>Appends tokens and returns the logits after the last one ([VocabSize]); valid until the next call.</summary>
-    public ReadOnlySpan<float> Evaluate(ReadOnlySpan<int> tokens) => throw new NotImplementedException();
-
-    /// <summary>Appends tokens and writes the logits after every one of them: logits [tokens.Length, VocabSize].</summary>
-    public void EvaluateAll(ReadOnlySpan<int> tokens, Span<float> logits) => throw new NotImplementedException();
-
-    public void Dispose() { }
-}
-
-/// <summary>Hyper-parameters read from GGUF metadata.</summary>
-public sealed record ModelConfig
-{
-    public required string Architecture { get; init; }
-    public string Name { get; init; } = "";
-    public int VocabSize { get; init; }
-    public int ContextLength { get; init; }
-    public int EmbeddingDim { get; init; }
-    public int Layers { get; init; }
-    public int Heads { get; init; }
-    public int KvHeads { get; init; }
-    public int HeadDim { get; init; }
-    public int FeedForwardDim { get; init; }
-    public float RmsNormEpsilon { get; init; }
-    public float RopeBase { get; init; }
+    public void Dispose()
+    {
+        _pool.Dispose();
+        _binding.Weights.Dispose();
+        File.Dispose();
+    }
 }

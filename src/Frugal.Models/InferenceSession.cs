@@ -1,0 +1,89 @@
+using Frugal.Models.Architectures;
+using Frugal.Models.Transformer;
+using Frugal.Numerics.Threading;
+
+namespace Frugal.Models;
+
+/// <summary>One sequence being evaluated: its KV cache and scratch buffers. Not thread-safe.</summary>
+public sealed unsafe class InferenceSession : IDisposable
+{
+    private readonly ModelConfig _config;
+    private readonly KvCache _cache;
+    private readonly BatchForward _forward;
+    private readonly NativeBuffer<float> _lastLogits; // [vocab]
+
+    internal InferenceSession(ArchitectureBinding model, WorkerPool pool, int contextSize)
+    {
+        _config = model.Config;
+        ContextSize = contextSize;
+        _cache = new KvCache(_config.Layers, contextSize, _config.KvDim);
+        _forward = new BatchForward(model, _cache, pool);
+        _lastLogits = new NativeBuffer<float>(_config.VocabSize);
+    }
+
+    /// <summary>Number of tokens already in the KV cache.</summary>
+    public int Position { get; private set; }
+
+    public int ContextSize { get; }
+
+    public int VocabSize => _config.VocabSize;
+
+    /// <summary>Forgets every token (position 0).</summary>
+    public void Reset() => Position = 0;
+
+    /// <summary>Forgets the tokens from <paramref name="position"/> on (keeps the prefix before it).</summary>
+    public void Rewind(int position)
+    {
+        if (position < 0 || position > Position) throw new ArgumentOutOfRangeException(nameof(position), $"can rewind to 0…{Position}, not {position}");
+        Position = position;
+    }
+
+    /// <summary>Appends tokens and returns the logits after the last one ([VocabSize]); valid until the next call.</summary>
+    public ReadOnlySpan<float> Evaluate(ReadOnlySpan<int> tokens)
+    {
+        Check(tokens);
+        for (int start = 0; start < tokens.Length; start += BatchForward.MaxTokens)
+        {
+            var block = tokens.Slice(start, Math.Min(BatchForward.MaxTokens, tokens.Length - start));
+            bool last = start + block.Length == tokens.Length;
+            _forward.Forward(block, Position, _lastLogits.Pointer, last ? 1 : 0);
+            Position += block.Length;
+        }
+        return new ReadOnlySpan<float>(_lastLogits.Pointer, _config.VocabSize);
+    }
+
+    /// <summary>Appends tokens and writes the logits after every one of them: logits [tokens.Length, VocabSize].</summary>
+    public void EvaluateAll(ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        Check(tokens);
+        if (logits.Length < (long)tokens.Length * VocabSize)
+            throw new ArgumentException($"logits holds {logits.Length} floats, {tokens.Length} × {VocabSize} needed", nameof(logits));
+        fixed (float* output = logits)
+        {
+            for (int start = 0; start < tokens.Length; start += BatchForward.MaxTokens)
+            {
+                var block = tokens.Slice(start, Math.Min(BatchForward.MaxTokens, tokens.Length - start));
+                _forward.Forward(block, Position, output + (long)start * VocabSize, block.Length);
+                Position += block.Length;
+            }
+        }
+    }
+
+    private void Check(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.IsEmpty) throw new ArgumentException("no tokens to evaluate", nameof(tokens));
+        if (Position + tokens.Length > ContextSize)
+            throw new InvalidOperationException($"context is full: {Position} + {tokens.Length} tokens exceed the context size {ContextSize}");
+        foreach (int token in tokens)
+        {
+            if ((uint)token >= (uint)VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {token} is outside the vocabulary (0…{VocabSize - 1})");
+        }
+    }
+
+    public void Dispose()
+    {
+        _forward.Dispose();
+        _cache.Dispose();
+        _lastLogits.Dispose();
+    }
+}

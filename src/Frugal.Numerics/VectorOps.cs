@@ -1,0 +1,180 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Frugal.Numerics;
+
+/// <summary>
+/// Element-wise and reduction kernels of the forward pass. Each has a plain scalar reference
+/// (<see cref="ScalarOps"/>) and a vector path that takes the widest width <see cref="Simd.Level"/> allows,
+/// always ending in a scalar tail.
+/// </summary>
+public static unsafe class VectorOps
+{
+    /// <summary>Sum of x[i]*y[i] over n floats, accumulated in float lanes.</summary>
+    public static float Dot(float* x, float* y, int n)
+    {
+        int i = 0;
+        float sum = 0;
+        if (Simd.Use512 && n >= 16)
+        {
+            var acc = Vector512<float>.Zero;
+            for (; i <= n - 16; i += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(y + i), acc);
+            sum = Vector512.Sum(acc);
+        }
+        else if (Simd.Use256 && n >= 8)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), acc);
+            sum = Vector256.Sum(acc);
+        }
+        else if (Simd.Use128 && n >= 4)
+        {
+            var acc = Vector128<float>.Zero;
+            for (; i <= n - 4; i += 4) acc += Vector128.Load(x + i) * Vector128.Load(y + i);
+            sum = Vector128.Sum(acc);
+        }
+        for (; i < n; i++) sum += x[i] * y[i];
+        return sum;
+    }
+
+    /// <summary>Sum of squares of n floats.</summary>
+    public static float SumOfSquares(float* x, int n) => Dot(x, x, n);
+
+    /// <summary>dst[i] = x[i] * scale * weight[i] (the second half of RMS norm).</summary>
+    public static void ScaleMultiply(float* x, float scale, float* weight, float* dst, int n)
+    {
+        int i = 0;
+        if (Simd.Use512)
+        {
+            var s = Vector512.Create(scale);
+            for (; i <= n - 16; i += 16) Vector512.Store(Vector512.Load(x + i) * s * Vector512.Load(weight + i), dst + i);
+        }
+        else if (Simd.Use256)
+        {
+            var s = Vector256.Create(scale);
+            for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(x + i) * s * Vector256.Load(weight + i), dst + i);
+        }
+        else if (Simd.Use128)
+        {
+            var s = Vector128.Create(scale);
+            for (; i <= n - 4; i += 4) Vector128.Store(Vector128.Load(x + i) * s * Vector128.Load(weight + i), dst + i);
+        }
+        for (; i < n; i++) dst[i] = x[i] * scale * weight[i];
+    }
+
+    /// <summary>RMS norm: dst = x / sqrt(mean(x²) + eps) * weight. x [n], weight [n], dst [n] (may alias x).</summary>
+    public static void RmsNorm(float* x, float* weight, float* dst, int n, float eps)
+    {
+        float mean = SumOfSquares(x, n) / n;
+        ScaleMultiply(x, 1.0f / MathF.Sqrt(mean + eps), weight, dst, n);
+    }
+
+    /// <summary>dst[i] += x[i].</summary>
+    public static void AddInPlace(float* dst, float* x, int n)
+    {
+        int i = 0;
+        if (Simd.Use512) for (; i <= n - 16; i += 16) Vector512.Store(Vector512.Load(dst + i) + Vector512.Load(x + i), dst + i);
+        else if (Simd.Use256) for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(dst + i) + Vector256.Load(x + i), dst + i);
+        else if (Simd.Use128) for (; i <= n - 4; i += 4) Vector128.Store(Vector128.Load(dst + i) + Vector128.Load(x + i), dst + i);
+        for (; i < n; i++) dst[i] += x[i];
+    }
+
+    /// <summary>dst[i] += a * x[i] (axpy).</summary>
+    public static void MultiplyAdd(float* dst, float a, float* x, int n)
+    {
+        int i = 0;
+        if (Simd.Use512)
+        {
+            var va = Vector512.Create(a);
+            for (; i <= n - 16; i += 16) Vector512.Store(Vector512.FusedMultiplyAdd(va, Vector512.Load(x + i), Vector512.Load(dst + i)), dst + i);
+        }
+        else if (Simd.Use256)
+        {
+            var va = Vector256.Create(a);
+            for (; i <= n - 8; i += 8) Vector256.Store(Vector256.FusedMultiplyAdd(va, Vector256.Load(x + i), Vector256.Load(dst + i)), dst + i);
+        }
+        else if (Simd.Use128)
+        {
+            var va = Vector128.Create(a);
+            for (; i <= n - 4; i += 4) Vector128.Store(Vector128.Load(dst + i) + va * Vector128.Load(x + i), dst + i);
+        }
+        for (; i < n; i++) dst[i] += a * x[i];
+    }
+
+    /// <summary>Maximum of n floats (n ≥ 1).</summary>
+    public static float Max(float* x, int n)
+    {
+        int i = 0;
+        float max = float.NegativeInfinity;
+        if (Simd.Use512 && n >= 16)
+        {
+            var m = Vector512.Create(float.NegativeInfinity);
+            for (; i <= n - 16; i += 16) m = Vector512.Max(m, Vector512.Load(x + i));
+            for (int k = 0; k < 16; k++) max = MathF.Max(max, m[k]);
+        }
+        else if (Simd.Use256 && n >= 8)
+        {
+            var m = Vector256.Create(float.NegativeInfinity);
+            for (; i <= n - 8; i += 8) m = Vector256.Max(m, Vector256.Load(x + i));
+            for (int k = 0; k < 8; k++) max = MathF.Max(max, m[k]);
+        }
+        for (; i < n; i++) max = MathF.Max(max, x[i]);
+        return max;
+    }
+
+    /// <summary>In-place softmax over n floats.</summary>
+    public static void Softmax(float* x, int n)
+    {
+        float max = Max(x, n);
+        // exp is scalar: MathF.Exp matches the reference exactly and softmax is a tiny part of a step.
+        double sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            float e = MathF.Exp(x[i] - max);
+            x[i] = e;
+            sum += e;
+        }
+        Scale(x, (float)(1.0 / sum), n);
+    }
+
+    /// <summary>x[i] *= s.</summary>
+    public static void Scale(float* x, float s, int n)
+    {
+        int i = 0;
+        if (Simd.Use512) { var v = Vector512.Create(s); for (; i <= n - 16; i += 16) Vector512.Store(Vector512.Load(x + i) * v, x + i); }
+        else if (Simd.Use256) { var v = Vector256.Create(s); for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(x + i) * v, x + i); }
+        else if (Simd.Use128) { var v = Vector128.Create(s); for (; i <= n - 4; i += 4) Vector128.Store(Vector128.Load(x + i) * v, x + i); }
+        for (; i < n; i++) x[i] *= s;
+    }
+
+    /// <summary>SwiGLU: gate[i] = silu(gate[i]) * up[i], with silu(x) = x / (1 + e^-x).</summary>
+    public static void SwiGlu(float* gate, float* up, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            float g = gate[i];
+            gate[i] = g / (1.0f + MathF.Exp(-g)) * up[i];
+        }
+    }
+
+    /// <summary>Converts n floats to IEEE half (round to nearest even).</summary>
+    public static void ToHalf(float* src, Half* dst, int n)
+    {
+        if (Simd.Use128) System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(src, n), new Span<Half>(dst, n));
+        else for (int i = 0; i < n; i++) dst[i] = (Half)src[i];
+    }
+
+    /// <summary>Converts n halves to floats.</summary>
+    public static void ToSingle(Half* src, float* dst, int n)
+    {
+        if (Simd.Use128) System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src, n), new Span<float>(dst, n));
+        else for (int i = 0; i < n; i++) dst[i] = (float)src[i];
+    }
+
+    /// <summary>Rounds every float through half precision and back (what ggml does to an activation dotted with F16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void RoundThroughHalf(float* x, int n)
+    {
+        for (int i = 0; i < n; i++) x[i] = (float)(Half)x[i];
+    }
+}

@@ -1,0 +1,195 @@
+// Shared pieces of the 32-element block formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and the Q8_1 activations).
+//
+// Every format stores 32 weights per block; a row of n elements is n / 32 blocks laid end to end with no
+// padding, so blocks start at unaligned addresses (18, 20, 22, 24, 34 or 36 bytes apart) and all vector
+// loads are unaligned. Scales are fp16 bits. The 4- and 5-bit formats pack two quants per byte:
+//   qs[j] low nibble  = quant j        (elements 0..15)
+//   qs[j] high nibble = quant j + 16   (elements 16..31)
+// and the 5-bit formats keep the fifth bit of quant j in bit j of a little-endian 32-bit qh.
+//
+// Dot products work as in ggml-cpu: per block, int8 × int8 products summed in int32, then scaled once by
+// d_w · d_x in float (plus m_w · s_x for the formats with a minimum).
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Frugal.Quants.Block32;
+
+/// <summary>Argument checks shared by the block kernels (cheap, once per row).</summary>
+internal static unsafe class Block32Args
+{
+    public const int BlockSize = 32;
+
+    /// <summary>Number of blocks in n elements; throws a precise message when n is not a whole number of blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Blocks(int n, void* a, void* b, string typeName)
+    {
+        if (n < 0 || (n & (BlockSize - 1)) != 0 || (n > 0 && (a == null || b == null))) Throw(n, typeName);
+        return n >> 5;
+    }
+
+    [DoesNotReturn]
+    private static void Throw(int n, string typeName) =>
+        throw (n < 0 || (n & (BlockSize - 1)) != 0
+            ? new ArgumentOutOfRangeException(nameof(n), n,
+                $"{typeName} kernel: a row holds whole blocks of {BlockSize} elements, but n = {n} is not a non-negative multiple of {BlockSize}")
+            : new ArgumentNullException(null, $"{typeName} kernel: null row pointer for {n} elements"));
+}
+
+/// <summary>Vector unpacking of packed 4-bit quants and of the Q5 fifth bits.</summary>
+internal static unsafe class Unpack
+{
+    /// <summary>The 16 bytes of qs split into quants 0..15 (low nibbles) and 16..31 (high nibbles), each 0..15.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector128<byte> Low, Vector128<byte> High) Nibbles128(byte* qs)
+    {
+        var packed = Vector128.Load(qs);
+        var mask = Vector128.Create((byte)0x0F);
+        return (packed & mask, (packed >>> 4) & mask);
+    }
+
+    /// <summary>All 32 quants of a block in element order, each 0..15.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Nibbles256(byte* qs)
+    {
+        var (low, high) = Nibbles128(qs);
+        return Vector256.Create(low, high);
+    }
+
+    // FifthBit[v] has byte k = 0x10 when bit k of v is set: eight qh bits become the 0x10 bit of eight quants.
+    // (A table keeps this portable and branch-free; ggml's NEON path does the same.)
+    private static readonly ulong[] FifthBit = BuildFifthBitTable();
+
+    private static ulong[] BuildFifthBitTable()
+    {
+        var table = new ulong[256];
+        for (int v = 0; v < 256; v++)
+        {
+            ulong entry = 0;
+            for (int k = 0; k < 8; k++)
+                if ((v >> k & 1) != 0) entry |= 0x10UL << (8 * k);
+            table[v] = entry;
+        }
+        return table;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Spread(uint eightBits) =>
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(FifthBit), (nint)(eightBits & 0xFF));
+
+    /// <summary>0x10 for each of elements 0..15 whose qh bit is set, else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> FifthBitsLow128(uint qh) => Vector128.Create(Spread(qh), Spread(qh >> 8)).AsByte();
+
+    /// <summary>0x10 for each of elements 16..31 whose qh bit is set, else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> FifthBitsHigh128(uint qh) => Vector128.Create(Spread(qh >> 16), Spread(qh >> 24)).AsByte();
+
+    /// <summary>0x10 for each of the 32 elements whose qh bit is set, else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> FifthBits256(uint qh) =>
+        Vector256.Create(Spread(qh), Spread(qh >> 8), Spread(qh >> 16), Spread(qh >> 24)).AsByte();
+}
+
+/// <summary>
+/// Int8 dot-product steps: <c>acc + quads(x, y)</c>, where int32 lane i of quads holds
+/// Σ_{k&lt;4} x[4i+k] · y[4i+k]. Each int32 lane only ever sees its own four bytes, so when a 512-bit vector
+/// holds two blocks, lanes 0–7 sum block 0 and lanes 8–15 block 1.
+/// Paths: AVX-VNNI (vpdpbusd), else SSSE3/AVX2/AVX-512BW (vpmaddubsw + vpmaddwd), else portable
+/// 16-bit arithmetic that computes the same lanes. The x86 paths use |x| · sign(y, x) because vpmaddubsw
+/// takes one unsigned operand, so y must not be −128 where x is negative; activations are in [−127, 127]
+/// by construction (round(x·127/amax)), which is the only way the kernels call these.
+/// </summary>
+internal static class Int8Dot
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> MultiplyAddQuads(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> y)
+    {
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, Ssse3.Abs(x), Ssse3.Sign(y, x));
+        if (Ssse3.IsSupported)
+            return acc + Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(Ssse3.Abs(x), Ssse3.Sign(y, x)), Vector128.Create((short)1));
+        return acc + PortableQuads(x, y);
+    }
+
+    /// <summary>As <see cref="MultiplyAddQuads(Vector128{int}, Vector128{sbyte}, Vector128{sbyte})"/> for x in 0..127 (no sign fix-up needed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> MultiplyAddQuadsUnsigned(Vector128<int> acc, Vector128<byte> x, Vector128<sbyte> y)
+    {
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, x, y);
+        if (Ssse3.IsSupported) return acc + Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(x, y), Vector128.Create((short)1));
+        return acc + PortableQuads(x.AsSByte(), y);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> MultiplyAddQuads(Vector256<int> acc, Vector256<sbyte> x, Vector256<sbyte> y)
+    {
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, Avx2.Abs(x), Avx2.Sign(y, x));
+        if (Avx2.IsSupported)
+            return acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(x), Avx2.Sign(y, x)), Vector256.Create((short)1));
+        return acc + PortableQuads(x, y);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> MultiplyAddQuadsUnsigned(Vector256<int> acc, Vector256<byte> x, Vector256<sbyte> y)
+    {
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, x, y);
+        if (Avx2.IsSupported) return acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, y), Vector256.Create((short)1));
+        return acc + PortableQuads(x.AsSByte(), y);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> MultiplyAddQuads(Vector512<int> acc, Vector512<sbyte> x, Vector512<sbyte> y)
+    {
+        if (Avx512BW.IsSupported)
+        {
+            // AVX-512 has no vpsignb: negate y where x < 0 with a mask select instead.
+            var signedY = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<sbyte>.Zero), Vector512<sbyte>.Zero - y, y);
+            return acc + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Avx512BW.Abs(x), signedY), Vector512.Create((short)1));
+        }
+        return acc + PortableQuads(x, y);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> MultiplyAddQuadsUnsigned(Vector512<int> acc, Vector512<byte> x, Vector512<sbyte> y)
+    {
+        if (Avx512BW.IsSupported) return acc + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(x, y), Vector512.Create((short)1));
+        return acc + PortableQuads(x.AsSByte(), y);
+    }
+
+    // Portable quads: split each 16-bit lane into its sign-extended even and odd bytes, multiply in 16 bits
+    // (|product| ≤ 16,384), add the pair (≤ 32,512 given the −128 rule above), then add the two 16-bit halves
+    // of each 32-bit lane, sign-extended. Only in-lane operations, so lane i covers bytes 4i..4i+3.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> PortableQuads(Vector128<sbyte> x, Vector128<sbyte> y)
+    {
+        Vector128<short> xs = x.AsInt16(), ys = y.AsInt16();
+        var pairs = (((xs << 8) >> 8) * ((ys << 8) >> 8) + (xs >> 8) * (ys >> 8)).AsInt32();
+        return ((pairs << 16) >> 16) + (pairs >> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> PortableQuads(Vector256<sbyte> x, Vector256<sbyte> y)
+    {
+        Vector256<short> xs = x.AsInt16(), ys = y.AsInt16();
+        var pairs = (((xs << 8) >> 8) * ((ys << 8) >> 8) + (xs >> 8) * (ys >> 8)).AsInt32();
+        return ((pairs << 16) >> 16) + (pairs >> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> PortableQuads(Vector512<sbyte> x, Vector512<sbyte> y)
+    {
+        Vector512<short> xs = x.AsInt16(), ys = y.AsInt16();
+        var pairs = (((xs << 8) >> 8) * ((ys << 8) >> 8) + (xs >> 8) * (ys >> 8)).AsInt32();
+        return ((pairs << 16) >> 16) + (pairs >> 16);
+    }
+
+    /// <summary>Scalar reference of the same quantity over one 32-byte block: Σ x[k]·y[k].</summary>
+    public static unsafe int SumProducts32(sbyte* x, sbyte* y)
+    {
+        int sum = 0;
+        for (int k = 0; k < 32; k++) sum += x[k] * y[k];
+        return sum;
+    }
+}

@@ -1,0 +1,78 @@
+// Registers the 32-element block formats with their vec-dot (activation) types, as in ggml-cpu:
+//   Q4_0, Q5_0, Q8_0 weights × Q8_0 activations;   Q4_1, Q5_1 weights × Q8_1 activations.
+// Q8_1 is registered as an activation-only type (quantize/dequantize, no dot).
+// A weight type's Quantize is its reference quantizer (what ggml's from_float does for it); Q8_0's and
+// Q8_1's Quantize are the run-time activation quantizers.
+using Frugal.Quants.Block32;
+
+namespace Frugal.Quants;
+
+public static unsafe partial class QuantKernels
+{
+    static partial void RegisterBlock32Types(TypeKernels[] table)
+    {
+        CheckBlockSize(GgmlType.Q4_0, sizeof(BlockQ4_0), BlockQ4_0.Size);
+        CheckBlockSize(GgmlType.Q4_1, sizeof(BlockQ4_1), BlockQ4_1.Size);
+        CheckBlockSize(GgmlType.Q5_0, sizeof(BlockQ5_0), BlockQ5_0.Size);
+        CheckBlockSize(GgmlType.Q5_1, sizeof(BlockQ5_1), BlockQ5_1.Size);
+        CheckBlockSize(GgmlType.Q8_0, sizeof(BlockQ8_0), BlockQ8_0.Size);
+        CheckBlockSize(GgmlType.Q8_1, sizeof(BlockQ8_1), BlockQ8_1.Size);
+
+        table[(int)GgmlType.Q4_0] = new TypeKernels
+        {
+            Type = GgmlType.Q4_0,
+            VecDotType = GgmlType.Q8_0,
+            Dequantize = &Q4_0.Dequantize,
+            Quantize = &Q4_0.QuantizeReference,
+            VecDot = &Q4_0.Dot,
+        };
+        table[(int)GgmlType.Q4_1] = new TypeKernels
+        {
+            Type = GgmlType.Q4_1,
+            VecDotType = GgmlType.Q8_1,
+            Dequantize = &Q4_1.Dequantize,
+            Quantize = &Q4_1.QuantizeReference,
+            VecDot = &Q4_1.Dot,
+        };
+        table[(int)GgmlType.Q5_0] = new TypeKernels
+        {
+            Type = GgmlType.Q5_0,
+            VecDotType = GgmlType.Q8_0,
+            Dequantize = &Q5_0.Dequantize,
+            Quantize = &Q5_0.QuantizeReference,
+            VecDot = &Q5_0.Dot,
+        };
+        table[(int)GgmlType.Q5_1] = new TypeKernels
+        {
+            Type = GgmlType.Q5_1,
+            VecDotType = GgmlType.Q8_1,
+            Dequantize = &Q5_1.Dequantize,
+            Quantize = &Q5_1.QuantizeReference,
+            VecDot = &Q5_1.Dot,
+        };
+        table[(int)GgmlType.Q8_0] = new TypeKernels
+        {
+            Type = GgmlType.Q8_0,
+            VecDotType = GgmlType.Q8_0,
+            Dequantize = &Q8_0.Dequantize,
+            Quantize = &Q8_0.Quantize,
+            VecDot = &Q8_0.Dot,
+        };
+        table[(int)GgmlType.Q8_1] = new TypeKernels
+        {
+            Type = GgmlType.Q8_1,
+            VecDotType = GgmlType.Q8_1,
+            Dequantize = &Q8_1.Dequantize,
+            Quantize = &Q8_1.Quantize,
+        };
+    }
+
+    /// <summary>The struct layout, the format's declared size and ggml's type table must agree.</summary>
+    private static void CheckBlockSize(GgmlType type, int structBytes, int declaredBytes)
+    {
+        var info = GgmlTypes.Info(type);
+        if (structBytes != declaredBytes || structBytes != info.BlockBytes || info.BlockSize != 32)
+            throw new InvalidOperationException(
+                $"{info.Name} block layout mismatch: struct {structBytes} bytes, declared {declaredBytes}, ggml {info.BlockBytes} bytes per {info.BlockSize} elements");
+    }
+}

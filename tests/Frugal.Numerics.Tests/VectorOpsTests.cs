@@ -1,0 +1,95 @@
+namespace Frugal.Numerics.Tests;
+
+/// <summary>Each vector kernel against its scalar reference, on ragged lengths (scalar tails included).</summary>
+public sealed unsafe class VectorOpsTests
+{
+    private static float[] Random(int n, int seed, float scale = 1)
+    {
+        var random = new Random(seed);
+        var values = new float[n];
+        for (int i = 0; i < n; i++) values[i] = (float)(random.NextDouble() * 2 - 1) * scale;
+        return values;
+    }
+
+    public static IEnumerable<object[]> Lengths() => new[] { 1, 3, 4, 7, 8, 15, 16, 17, 31, 64, 100, 257, 2048 }.Select(n => new object[] { n });
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Dot_matches_reference(int n)
+    {
+        float[] x = Random(n, 1), y = Random(n, 2);
+        fixed (float* px = x, py = y)
+        {
+            Assert.Equal(ScalarOps.Dot(x, y), VectorOps.Dot(px, py, n), 1e-4 * Math.Sqrt(n));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void RmsNorm_matches_reference(int n)
+    {
+        float[] x = Random(n, 3, 5), w = Random(n, 4), expected = new float[n], actual = new float[n];
+        ScalarOps.RmsNorm(x, w, expected, 1e-5f);
+        fixed (float* px = x, pw = w, pa = actual) VectorOps.RmsNorm(px, pw, pa, n, 1e-5f);
+        for (int i = 0; i < n; i++) Assert.Equal(expected[i], actual[i], 1e-5f);
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Softmax_matches_reference(int n)
+    {
+        float[] expected = Random(n, 5, 10), actual = (float[])expected.Clone();
+        ScalarOps.Softmax(expected);
+        fixed (float* pa = actual) VectorOps.Softmax(pa, n);
+        for (int i = 0; i < n; i++) Assert.Equal(expected[i], actual[i], 1e-6f);
+        Assert.Equal(1.0, actual.Sum(), 1e-4);
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Elementwise_kernels_match_reference(int n)
+    {
+        float[] a = Random(n, 6), b = Random(n, 7);
+        float[] add = (float[])a.Clone(), axpy = (float[])a.Clone(), scaled = (float[])a.Clone(), gate = (float[])a.Clone();
+        fixed (float* pAdd = add, pAxpy = axpy, pScaled = scaled, pGate = gate, pb = b)
+        {
+            VectorOps.AddInPlace(pAdd, pb, n);
+            VectorOps.MultiplyAdd(pAxpy, 0.5f, pb, n);
+            VectorOps.Scale(pScaled, 3f, n);
+            VectorOps.SwiGlu(pGate, pb, n);
+        }
+        for (int i = 0; i < n; i++)
+        {
+            Assert.Equal(a[i] + b[i], add[i], 1e-6f);
+            Assert.Equal(a[i] + 0.5f * b[i], axpy[i], 1e-6f);
+            Assert.Equal(a[i] * 3f, scaled[i], 1e-6f);
+            Assert.Equal(ScalarOps.Silu(a[i]) * b[i], gate[i], 1e-6f);
+        }
+        fixed (float* pb = b) Assert.Equal(b.Max(), VectorOps.Max(pb, n));
+    }
+
+    [Fact]
+    public void Half_round_trip_matches_scalar_conversion()
+    {
+        float[] x = Random(37, 8, 100);
+        var halves = new Half[37];
+        var back = new float[37];
+        fixed (float* px = x, pb = back)
+        fixed (Half* ph = halves)
+        {
+            VectorOps.ToHalf(px, ph, 37);
+            VectorOps.ToSingle(ph, pb, 37);
+        }
+        for (int i = 0; i < x.Length; i++) Assert.Equal((float)(Half)x[i], back[i]);
+    }
+
+    [Fact]
+    public void Forced_level_caps_the_hardware_level()
+    {
+        Assert.Equal(SimdLevel.Scalar, Simd.Cap(SimdLevel.V512, "scalar"));
+        Assert.Equal(SimdLevel.V128, Simd.Cap(SimdLevel.V512, "128"));
+        Assert.Equal(SimdLevel.V256, Simd.Cap(SimdLevel.V256, "512"));
+        Assert.Equal(SimdLevel.V512, Simd.Cap(SimdLevel.V512, null));
+        Assert.Throws<InvalidOperationException>(() => Simd.Cap(SimdLevel.V512, "fast"));
+    }
+}
