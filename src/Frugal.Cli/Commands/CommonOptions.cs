@@ -18,19 +18,27 @@ public static class CommonOptions
     public static Option<int> Threads() => new("--threads", "-t")
     {
         Description = "Worker threads (0 = every core)",
-        Validators = { NotNegative("--threads") },
+        CustomParser = result => ParseInteger(result, "--threads", minimum: 0),
     };
 
     public static Option<int> ContextSize() => new("--ctx-size", "-c")
     {
         Description = "Context size in tokens (0 = the model's, capped at 4096)",
-        Validators = { NotNegative("--ctx-size") },
+        CustomParser = result => ParseInteger(result, "--ctx-size", minimum: 0),
     };
 
-    public static Action<OptionResult> NotNegative(string name) => result =>
+    /// <summary>Parses a whole number of at least <paramref name="minimum"/>, reporting a bad value as a parse error.</summary>
+    public static int ParseInteger(ArgumentResult result, string name, int minimum)
     {
-        if (result.GetValueOrDefault<int>() < 0) result.AddError($"{name} must be >= 0, got {result.GetValueOrDefault<int>()}");
-    };
+        string text = result.Tokens.Count == 1 ? result.Tokens[0].Value : string.Join(" ", result.Tokens.Select(t => t.Value));
+        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value))
+        {
+            result.AddError($"{name}: '{text}' is not a whole number");
+            return 0;
+        }
+        if (value < minimum) result.AddError($"{name} must be >= {minimum}, got {value}");
+        return value;
+    }
 
     /// <summary>Parses "1,2,3" (spaces allowed) into token ids.</summary>
     public static int[]? ParseTokenList(ArgumentResult result)

@@ -26,7 +26,7 @@ public static class LogitsCommand
         {
             Description = "How many of the best tokens to print per position",
             DefaultValueFactory = _ => 5,
-            Validators = { result => { if (result.GetValueOrDefault<int>() < 1) result.AddError($"--top-k must be >= 1, got {result.GetValueOrDefault<int>()}"); } },
+            CustomParser = result => CommonOptions.ParseInteger(result, "--top-k", minimum: 1),
         };
         var threads = CommonOptions.Threads();
         var contextSize = CommonOptions.ContextSize();
@@ -43,7 +43,9 @@ public static class LogitsCommand
         command.SetAction(parse =>
         {
             using var loaded = Model.Load(parse.GetValue(model)!, new ModelLoadOptions { Threads = parse.GetValue(threads) });
-            int[] ids = parse.GetValue(tokens) ?? loaded.Tokenizer.Encode(parse.GetValue(prompt)!, addSpecial: true, parseSpecial: true);
+            int[] ids = parse.GetResult(tokens) is not null
+                ? parse.GetValue(tokens)!
+                : loaded.Tokenizer.Encode(parse.GetValue(prompt)!, addSpecial: true, parseSpecial: true);
             var result = Evaluate(loaded, ids, parse.GetValue(topK), parse.GetValue(contextSize));
             if (parse.GetValue(json)) console.Out.WriteLine(JsonSerializer.Serialize(result, CliJsonContext.Readable.LogitsJson));
             else WriteText(result, console.Out);

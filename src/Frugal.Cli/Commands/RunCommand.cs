@@ -21,7 +21,7 @@ public static class RunCommand
         {
             Description = "Most tokens to generate",
             DefaultValueFactory = _ => 128,
-            Validators = { CommonOptions.NotNegative("--n-predict") },
+            CustomParser = result => CommonOptions.ParseInteger(result, "--n-predict", minimum: 0),
         };
         var temperature = new Option<float>("--temperature", "--temp") { Description = "Sampling temperature (0 = greedy)", DefaultValueFactory = _ => 0.8f };
         var topK = new Option<int>("--top-k") { Description = "Keep the K most likely tokens (0 = off)", DefaultValueFactory = _ => 40 };
