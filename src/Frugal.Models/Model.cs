@@ -65,6 +65,9 @@ public sealed class Model : IDisposable
 
     public int Threads => _pool.ThreadCount;
 
+    /// <summary>The worker pool running this model's forward passes (for diagnostics such as allocation checks).</summary>
+    public WorkerPool Pool => _pool;
+
     /// <summary>A fresh sequence state (KV cache) of up to <paramref name="contextSize"/> tokens (0 = the model's, capped at 4096).</summary>
     public InferenceSession CreateSession(int contextSize = 0)
     {

@@ -96,7 +96,9 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
                 VectorOps.ToSingle(_cache.Key(_layer, j) + kvOffset, row, _headDim);
                 scores[j] = VectorOps.Dot(query, row, _headDim) * _scale;
             }
+            if (DumpAttention && _tokens == 1 && _startPosition == 1) Console.Error.WriteLine($"L{_layer} h{h} kq {scores[0] / _scale:G9} {scores[1] / _scale:G9}");
             VectorOps.Softmax(scores, visible);
+            if (DumpAttention && _tokens == 1 && _startPosition == 1) Console.Error.WriteLine($"L{_layer} h{h} p {scores[0]:G9} {scores[1]:G9}");
             if (RoundProbabilities) VectorOps.RoundThroughHalf(scores, visible);
 
             new Span<float>(output, _headDim).Clear();
@@ -109,6 +111,7 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
     }
 
     private static readonly bool RoundProbabilities = Environment.GetEnvironmentVariable("FRUGAL_RP") != "0";
+    private static readonly bool DumpAttention = Environment.GetEnvironmentVariable("FRUGAL_DUMP") == "1";
     private static readonly bool FlashStyle = Environment.GetEnvironmentVariable("FRUGAL_FA") == "1";
 
     public void Dispose()

@@ -24,11 +24,13 @@ public sealed class WorkerPool : IDisposable
     private int _sleepers;         // workers blocked in Monitor.Wait
     private volatile bool _disposed;
     private Exception? _failure;
+    private readonly AllocationProbe _allocationProbe;
 
     public WorkerPool(int threadCount)
     {
         if (threadCount < 1) throw new ArgumentOutOfRangeException(nameof(threadCount), $"thread count must be at least 1, got {threadCount}");
         ThreadCount = threadCount;
+        _allocationProbe = new AllocationProbe(threadCount);
         _workers = new Thread[threadCount - 1];
         for (int i = 0; i < _workers.Length; i++)
         {
@@ -72,6 +74,25 @@ public sealed class WorkerPool : IDisposable
 
         Exception? failure = own ?? Interlocked.Exchange(ref _failure, null);
         if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+    }
+
+    /// <summary>
+    /// Writes the bytes each thread of the pool (index 0 = the caller) has allocated so far into
+    /// <paramref name="destination"/> [ThreadCount], allocating nothing itself: lets tests prove that the
+    /// per-token path allocates nothing on any thread, whatever else the process is doing.
+    /// </summary>
+    public void ReadAllocatedBytes(Span<long> destination)
+    {
+        if (destination.Length < ThreadCount) throw new ArgumentException($"need room for {ThreadCount} threads", nameof(destination));
+        Run(_allocationProbe);
+        _allocationProbe.Bytes.CopyTo(destination);
+    }
+
+    private sealed class AllocationProbe(int threads) : IParallelWork
+    {
+        public readonly long[] Bytes = new long[threads];
+
+        public void Execute(int threadIndex, int threadCount) => Bytes[threadIndex] = GC.GetAllocatedBytesForCurrentThread();
     }
 
     private void WorkerLoop(int index)

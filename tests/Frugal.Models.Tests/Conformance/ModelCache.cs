@@ -7,6 +7,6 @@ public static class ModelCache
 {
     private static readonly ConcurrentDictionary<string, Lazy<Model>> Models = new();
 
-    public static Model Get(string path, int threads = 2) =>
+    public static Model Get(string path, int threads = 1) =>
         Models.GetOrAdd($"{path}|{threads}", _ => new Lazy<Model>(() => Model.Load(path, new ModelLoadOptions { Threads = threads }))).Value;
 }

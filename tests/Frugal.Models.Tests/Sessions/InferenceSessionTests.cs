@@ -3,7 +3,6 @@ using Frugal.TestSupport;
 
 namespace Frugal.Models.Tests.Sessions;
 
-[Collection(SerialCollection.Name)]
 public sealed class InferenceSessionTests
 {
     private static string Stories => SharedData.Model("stories260K.gguf");
@@ -18,14 +17,18 @@ public sealed class InferenceSessionTests
         // Warm up the JIT and tiering on a few tokens first.
         for (int i = 0; i < 10; i++) { next[0] = LogitComparison.ArgMax(logits); logits = session.Evaluate(next); }
 
-        long before = GC.GetTotalAllocatedBytes(precise: true);
+        long[] before = new long[model.Threads], after = new long[model.Threads];
+        model.Pool.ReadAllocatedBytes(before);
         for (int i = 0; i < 50; i++)
         {
             next[0] = LogitComparison.ArgMax(logits);
             logits = session.Evaluate(next);
         }
-        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-        Assert.True(allocated == 0, $"50 decode steps allocated {allocated} bytes");
+        model.Pool.ReadAllocatedBytes(after);
+        var perThread = after.Zip(before, (a, b) => a - b).ToArray();
+        Assert.True(perThread.All(bytes => bytes == 0),
+            $"50 decode steps allocated [{string.Join(", ", perThread)}] bytes on the pool's threads (caller first)");
+        Assert.Equal(2, perThread.Length);
     }
 
     [SharedFact]
