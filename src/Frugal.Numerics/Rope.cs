@@ -27,14 +27,17 @@ public static unsafe class Rope
         for (int i = 0; i < rotaryDims / 2; i++)
         {
             float factor = freqFactors != null ? freqFactors[i] : 1.0f;
-            float angle = freqScale * theta / factor;
+            float angle = freqScale * (theta / factor);
             cos[i] = MathF.Cos(angle);
             sin[i] = MathF.Sin(angle);
             theta *= thetaScale;
         }
     }
 
-    /// <summary>Rotates the first rotaryDims dimensions of each of <paramref name="heads"/> heads. x [heads, headDim].</summary>
+    /// <summary>
+    /// Rotates the first rotaryDims dimensions of each of <paramref name="heads"/> heads. x [heads, headDim].
+    /// The first product of each output is fused (FMA), as gcc compiles ggml's rope: bit-exact with llama.cpp.
+    /// </summary>
     public static void Apply(float* x, int heads, int headDim, int rotaryDims, RopeStyle style, float* cos, float* sin)
     {
         int half = rotaryDims / 2;
@@ -46,8 +49,8 @@ public static unsafe class Rope
                 for (int i = 0; i < half; i++)
                 {
                     float a = v[2 * i], b = v[2 * i + 1];
-                    v[2 * i] = a * cos[i] - b * sin[i];
-                    v[2 * i + 1] = a * sin[i] + b * cos[i];
+                    v[2 * i] = MathF.FusedMultiplyAdd(a, cos[i], -(b * sin[i]));
+                    v[2 * i + 1] = MathF.FusedMultiplyAdd(a, sin[i], b * cos[i]);
                 }
             }
             else
@@ -55,8 +58,8 @@ public static unsafe class Rope
                 for (int i = 0; i < half; i++)
                 {
                     float a = v[i], b = v[i + half];
-                    v[i] = a * cos[i] - b * sin[i];
-                    v[i + half] = a * sin[i] + b * cos[i];
+                    v[i] = MathF.FusedMultiplyAdd(a, cos[i], -(b * sin[i]));
+                    v[i + half] = MathF.FusedMultiplyAdd(a, sin[i], b * cos[i]);
                 }
             }
         }

@@ -10,11 +10,11 @@ public static class ScalarOps
         return sum;
     }
 
-    /// <summary>RMS norm with a double-precision sum, as ggml computes it.</summary>
+    /// <summary>RMS norm with a double-precision sum of float squares, as ggml computes it.</summary>
     public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> dst, float eps)
     {
         double sum = 0;
-        foreach (float v in x) sum += (double)v * v;
+        foreach (float v in x) sum += v * v;
         float scale = 1.0f / MathF.Sqrt((float)(sum / x.Length) + eps);
         for (int i = 0; i < x.Length; i++) dst[i] = x[i] * scale * weight[i];
     }

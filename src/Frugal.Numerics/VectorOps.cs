@@ -62,10 +62,17 @@ public static unsafe class VectorOps
         for (; i < n; i++) dst[i] = x[i] * scale * weight[i];
     }
 
-    /// <summary>RMS norm: dst = x / sqrt(mean(x²) + eps) * weight. x [n], weight [n], dst [n] (may alias x).</summary>
+    /// <summary>
+    /// RMS norm as ggml computes it: squares summed in double in index order, mean rounded to float,
+    /// scale = 1 / sqrtf(mean + eps), then x·scale and (a separate op) ·weight. The sum stays sequential on
+    /// purpose: any other order changes the last bit of the scale, and the next Q8 quantization sees it.
+    /// x [n], weight [n], dst [n] (may alias x).
+    /// </summary>
     public static void RmsNorm(float* x, float* weight, float* dst, int n, float eps)
     {
-        float mean = SumOfSquares(x, n) / n;
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += x[i] * x[i];
+        float mean = (float)(sum / n);
         ScaleMultiply(x, 1.0f / MathF.Sqrt(mean + eps), weight, dst, n);
     }
 
@@ -101,6 +108,23 @@ public static unsafe class VectorOps
         for (; i < n; i++) dst[i] += a * x[i];
     }
 
+    /// <summary>acc[i] = fma(x[i], a, acc[i]): one rounding per element, the same at every vector width.</summary>
+    public static void FusedMultiplyAdd(float* x, float a, float* acc, int n)
+    {
+        int i = 0;
+        if (Simd.Use512)
+        {
+            var va = Vector512.Create(a);
+            for (; i <= n - 16; i += 16) Vector512.Store(Vector512.FusedMultiplyAdd(Vector512.Load(x + i), va, Vector512.Load(acc + i)), acc + i);
+        }
+        else if (Simd.Use256)
+        {
+            var va = Vector256.Create(a);
+            for (; i <= n - 8; i += 8) Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i), va, Vector256.Load(acc + i)), acc + i);
+        }
+        for (; i < n; i++) acc[i] = MathF.FusedMultiplyAdd(x[i], a, acc[i]);
+    }
+
     /// <summary>Maximum of n floats (n ≥ 1).</summary>
     public static float Max(float* x, int n)
     {
@@ -122,19 +146,52 @@ public static unsafe class VectorOps
         return max;
     }
 
-    /// <summary>In-place softmax over n floats.</summary>
+    /// <summary>
+    /// In-place softmax over n floats, bit-exact with ggml-cpu's AVX2 soft_max: exponentials in chunks of 8 with
+    /// <see cref="GgmlExp"/> (libm's expf for a tail), each chunk's sum folded in ggml's order and added in double,
+    /// then every value scaled by (float)(1 / sum).
+    /// </summary>
     public static void Softmax(float* x, int n)
     {
-        float max = Max(x, n);
-        // exp is scalar: MathF.Exp matches the reference exactly and softmax is a tiny part of a step.
+        float max = float.NegativeInfinity;
+        for (int i = 0; i < n; i++) max = MathF.Max(max, x[i]);
         double sum = 0;
-        for (int i = 0; i < n; i++)
+        int chunked = n & ~7;
+        for (int i = 0; i < chunked; i += 8)
+        {
+            if (Simd.Use256)
+            {
+                var values = GgmlExp.Exp(Vector256.Load(x + i) - Vector256.Create(max));
+                values.Store(x + i);
+                sum += SumLikeGgml(values);
+            }
+            else
+            {
+                for (int l = 0; l < 8; l++) x[i + l] = GgmlExp.Exp(x[i + l] - max);
+                sum += SumLikeGgml(x + i);
+            }
+        }
+        for (int i = chunked; i < n; i++)
         {
             float e = MathF.Exp(x[i] - max);
             x[i] = e;
             sum += e;
         }
         Scale(x, (float)(1.0 / sum), n);
+    }
+
+    /// <summary>ggml's 8-lane horizontal sum in softmax: (hi + lo) → pairs → ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float SumLikeGgml(Vector256<float> v)
+    {
+        var quad = v.GetUpper() + v.GetLower();
+        return (quad[0] + quad[2]) + (quad[1] + quad[3]);
+    }
+
+    private static float SumLikeGgml(float* v)
+    {
+        float q0 = v[4] + v[0], q1 = v[5] + v[1], q2 = v[6] + v[2], q3 = v[7] + v[3];
+        return (q0 + q2) + (q1 + q3);
     }
 
     /// <summary>x[i] *= s.</summary>
@@ -147,14 +204,35 @@ public static unsafe class VectorOps
         for (; i < n; i++) x[i] *= s;
     }
 
-    /// <summary>SwiGLU: gate[i] = silu(gate[i]) * up[i], with silu(x) = x / (1 + e^-x).</summary>
+    /// <summary>
+    /// SwiGLU: gate[i] = silu(gate[i]) · up[i], with silu(x) = x / (1 + e^-x) computed as ggml-cpu's AVX2
+    /// ggml_vec_silu_f32 does (its own exponential in chunks of 8, libm's for a tail), then the product.
+    /// </summary>
     public static void SwiGlu(float* gate, float* up, int n)
     {
-        for (int i = 0; i < n; i++)
+        int i = 0;
+        if (Simd.Use256)
         {
-            float g = gate[i];
-            gate[i] = g / (1.0f + MathF.Exp(-g)) * up[i];
+            var one = Vector256.Create(1.0f);
+            for (; i <= n - 8; i += 8)
+            {
+                var g = Vector256.Load(gate + i);
+                var silu = g / (one + GgmlExp.Exp(Vector256<float>.Zero - g));
+                (silu * Vector256.Load(up + i)).Store(gate + i);
+            }
         }
+        else
+        {
+            for (; i <= n - 8; i += 8)
+            {
+                for (int l = i; l < i + 8; l++)
+                {
+                    float g = gate[l];
+                    gate[l] = g / (1.0f + GgmlExp.Exp(0.0f - g)) * up[l];
+                }
+            }
+        }
+        for (; i < n; i++) gate[i] = ScalarOps.Silu(gate[i]) * up[i];
     }
 
     /// <summary>Converts n floats to IEEE half (round to nearest even).</summary>

@@ -1,23 +1,32 @@
+using System.Runtime.Intrinsics;
 using Frugal.Numerics;
 using Frugal.Numerics.Threading;
+using Frugal.Quants.Float;
 
 namespace Frugal.Models.Transformer;
 
 /// <summary>
-/// Causal grouped-query attention of a block of tokens over the KV cache, one (token, head) pair per work
-/// item. Like llama.cpp (without flash attention) the query is rounded to half before meeting the half keys,
-/// and the softmax weights are rounded to half before meeting the half values.
+/// Causal grouped-query attention of a block of tokens over the half-precision KV cache, one (token, head)
+/// pair per work item. The arithmetic follows llama.cpp's CPU path (no flash attention) step for step, so
+/// logits agree bit for bit where llama.cpp's do: the query is rounded to half and dotted with each key by
+/// ggml's F16 dot; scores are scaled and soft-maxed by ggml's softmax; the weights are rounded to half; each
+/// output dimension is ggml's F16 dot of the weights with that dimension of the values, accumulated in the
+/// same 32 partial sums (position mod 32) and folded in the same order.
 /// </summary>
 internal sealed unsafe class Attention : IParallelWork, IDisposable
 {
+    private const int Lanes = 32; // ggml_vec_dot_f16 on AVX2: 4 accumulators × 8 lanes
+
     private readonly WorkerPool _pool;
     private readonly KvCache _cache;
     private readonly int _heads;
     private readonly int _kvHeads;
     private readonly int _headDim;
     private readonly float _scale;
-    private readonly NativeBuffer<float> _scores;   // [threads, contextSize]
-    private readonly NativeBuffer<float> _rows;     // [threads, 2 · headDim]: query and one converted cache row
+    private readonly int _scoreStride;
+    private readonly NativeBuffer<float> _scores;   // [threads, contextSize rounded up to 8]
+    private readonly NativeBuffer<Half> _halves;    // [threads, headDim + contextSize]: the query, then the weights, in half
+    private readonly NativeBuffer<float> _partials; // [threads, 32, headDim]: per-lane sums of weight · value
     private float* _queries;
     private float* _output;
     private int _layer;
@@ -32,8 +41,10 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
         _kvHeads = config.KvHeads;
         _headDim = config.HeadDim;
         _scale = 1.0f / MathF.Sqrt(config.HeadDim);
-        _scores = new NativeBuffer<float>((long)pool.ThreadCount * cache.ContextSize);
-        _rows = new NativeBuffer<float>((long)pool.ThreadCount * 2 * config.HeadDim);
+        _scoreStride = (cache.ContextSize + 7) & ~7;
+        _scores = new NativeBuffer<float>((long)pool.ThreadCount * _scoreStride);
+        _halves = new NativeBuffer<Half>((long)pool.ThreadCount * (_headDim + _scoreStride));
+        _partials = new NativeBuffer<float>((long)pool.ThreadCount * Lanes * _headDim);
     }
 
     /// <summary>
@@ -52,9 +63,10 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
 
     public void Execute(int threadIndex, int threadCount)
     {
-        float* scores = _scores.Pointer + (long)threadIndex * _cache.ContextSize;
-        float* query = _rows.Pointer + (long)threadIndex * 2 * _headDim;
-        float* row = query + _headDim;
+        float* scores = _scores.Pointer + (long)threadIndex * _scoreStride;
+        Half* query = _halves.Pointer + (long)threadIndex * (_headDim + _scoreStride);
+        Half* weights = query + _headDim;
+        float* partials = _partials.Pointer + (long)threadIndex * Lanes * _headDim;
         int group = _heads / _kvHeads;
         int queryDim = _heads * _headDim;
         for (int item = threadIndex; item < _tokens * _heads; item += threadCount)
@@ -63,60 +75,51 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
             int kvOffset = h / group * _headDim;
             int visible = _startPosition + t + 1;
 
-            new ReadOnlySpan<float>(_queries + (long)t * queryDim + h * _headDim, _headDim).CopyTo(new Span<float>(query, _headDim));
-            VectorOps.RoundThroughHalf(query, _headDim);
-            float* output = _output + (long)t * queryDim + h * _headDim;
-            if (FlashStyle)
-            {
-                // Online softmax with the value accumulator kept in half precision.
-                float maxScore = float.NegativeInfinity, sum = 0;
-                new Span<float>(output, _headDim).Clear();
-                for (int j = 0; j < visible; j++)
-                {
-                    VectorOps.ToSingle(_cache.Key(_layer, j) + kvOffset, row, _headDim);
-                    float s = VectorOps.Dot(query, row, _headDim) * _scale;
-                    float ms = 1f, vs = 1f;
-                    if (s > maxScore)
-                    {
-                        float old = maxScore;
-                        maxScore = s;
-                        ms = MathF.Exp(old - maxScore);
-                        for (int d = 0; d < _headDim; d++) output[d] = (float)(Half)(output[d] * ms);
-                    }
-                    else vs = MathF.Exp(s - maxScore);
-                    VectorOps.ToSingle(_cache.Value(_layer, j) + kvOffset, row, _headDim);
-                    for (int d = 0; d < _headDim; d++) output[d] = (float)(Half)(output[d] + row[d] * vs);
-                    sum = sum * ms + vs;
-                }
-                VectorOps.Scale(output, 1.0f / sum, _headDim);
-                continue;
-            }
-            for (int j = 0; j < visible; j++)
-            {
-                VectorOps.ToSingle(_cache.Key(_layer, j) + kvOffset, row, _headDim);
-                scores[j] = VectorOps.Dot(query, row, _headDim) * _scale;
-            }
-            if (DumpAttention && _tokens == 1 && _startPosition == 1) Console.Error.WriteLine($"L{_layer} h{h} kq {scores[0] / _scale:G9} {scores[1] / _scale:G9}");
-            VectorOps.Softmax(scores, visible);
-            if (DumpAttention && _tokens == 1 && _startPosition == 1) Console.Error.WriteLine($"L{_layer} h{h} p {scores[0]:G9} {scores[1]:G9}");
-            if (RoundProbabilities) VectorOps.RoundThroughHalf(scores, visible);
+            // Scores: (half query · half key) · 1/√d, then softmax over the visible positions. Positions past
+            // them are masked (-∞ → weight 0) up to a multiple of 8, as ggml's padded KV view would be.
+            VectorOps.ToHalf(_queries + (long)t * queryDim + h * _headDim, query, _headDim);
+            for (int j = 0; j < visible; j++) scores[j] = F16.DotHalf(_cache.Key(_layer, j) + kvOffset, query, _headDim) * _scale;
+            int padded = (visible + 7) & ~7;
+            for (int j = visible; j < padded; j++) scores[j] = float.NegativeInfinity;
+            VectorOps.Softmax(scores, padded);
+            VectorOps.ToHalf(scores, weights, visible);
 
-            new Span<float>(output, _headDim).Clear();
-            for (int j = 0; j < visible; j++)
-            {
-                VectorOps.ToSingle(_cache.Value(_layer, j) + kvOffset, row, _headDim);
-                VectorOps.MultiplyAdd(output, scores[j], row, _headDim);
-            }
+            WeightedValues(weights, visible, kvOffset, partials, _output + (long)t * queryDim + h * _headDim);
         }
     }
 
-    private static readonly bool RoundProbabilities = Environment.GetEnvironmentVariable("FRUGAL_RP") != "0";
-    private static readonly bool DumpAttention = Environment.GetEnvironmentVariable("FRUGAL_DUMP") == "1";
-    private static readonly bool FlashStyle = Environment.GetEnvironmentVariable("FRUGAL_FA") == "1";
+    /// <summary>output[d] = Σ_j weight[j] · V[j][d], with ggml_vec_dot_f16's lane structure (position j feeds partial j mod 32).</summary>
+    private void WeightedValues(Half* weights, int visible, int kvOffset, float* partials, float* output)
+    {
+        int d = _headDim;
+        new Span<float>(partials, Lanes * d).Clear();
+        float* value = output; // the output row doubles as the converted value row until the final fold
+        for (int j = 0; j < visible; j++)
+        {
+            VectorOps.ToSingle(_cache.Value(_layer, j) + kvOffset, value, d);
+            VectorOps.FusedMultiplyAdd(value, (float)weights[j], partials + (j % Lanes) * d, d);
+        }
+
+        // Fold the 32 partials as GGML_F32x8_REDUCE does: accumulators (0+2)+(1+3), then lanes (l+4), then pairs.
+        for (int i = 0; i < d; i++)
+        {
+            float* p = partials + i;
+            float l0 = (p[0 * d] + p[16 * d]) + (p[8 * d] + p[24 * d]);
+            float l1 = (p[1 * d] + p[17 * d]) + (p[9 * d] + p[25 * d]);
+            float l2 = (p[2 * d] + p[18 * d]) + (p[10 * d] + p[26 * d]);
+            float l3 = (p[3 * d] + p[19 * d]) + (p[11 * d] + p[27 * d]);
+            float l4 = (p[4 * d] + p[20 * d]) + (p[12 * d] + p[28 * d]);
+            float l5 = (p[5 * d] + p[21 * d]) + (p[13 * d] + p[29 * d]);
+            float l6 = (p[6 * d] + p[22 * d]) + (p[14 * d] + p[30 * d]);
+            float l7 = (p[7 * d] + p[23 * d]) + (p[15 * d] + p[31 * d]);
+            output[i] = ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7));
+        }
+    }
 
     public void Dispose()
     {
         _scores.Dispose();
-        _rows.Dispose();
+        _halves.Dispose();
+        _partials.Dispose();
     }
 }
