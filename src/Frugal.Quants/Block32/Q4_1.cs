@@ -8,7 +8,8 @@
 //   weight[k] = q[k] · d + m             (d, m: fp16)
 //
 // Dot with a Q8_1 row, per block: d_w·d_x·Σ q_w·q_x + m_w·s_x, where s_x = d_x·Σ q_x is stored in the
-// activation block, exactly as ggml-cpu computes it.
+// activation block. As in ggml-cpu's AVX2 kernel, the first part goes through the eight float lanes
+// (see Block32Common.cs) and the m_w·s_x terms are summed apart, then added after the horizontal sum.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
