@@ -7,13 +7,18 @@
 //   qs[j] high nibble = quant j + 16   (elements 16..31)
 // and the 5-bit formats keep the fifth bit of quant j in bit j of a little-endian 32-bit qh.
 //
-// Dot products work as in ggml-cpu: per block, int8 × int8 products summed in int32, then scaled once by
-// d_w · d_x in float (plus m_w · s_x for the formats with a minimum).
+// Dot products are bit-identical with ggml-cpu's AVX2+FMA kernels (ggml_vec_dot_q4_0_q8_0 and friends) at every
+// level: per block, int8 × int8 products summed in int32 in eight lanes (lane l holds elements 4l..4l+3, as
+// vpmaddubsw + vpmaddwd leave them), then each lane accumulated in float as acc[l] = fma(d_w·d_x, lane, acc[l]);
+// at the end the eight lanes are summed in hsum_float_8 order (and, for Q4_1/Q5_1, the per-block minimum
+// terms, accumulated separately with fused multiply-adds as gcc compiled ggml's `summs += m·s`, are added).
+// Integer sums are exact, so only this float order matters; see Float/GgmlOrder.cs.
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Frugal.Quants.Float;
 
 namespace Frugal.Quants.Block32;
 
@@ -192,4 +197,73 @@ internal static class Int8Dot
         for (int k = 0; k < 32; k++) sum += x[k] * y[k];
         return sum;
     }
+}
+
+/// <summary>
+/// The float side of ggml's AVX2 block dots: eight float lanes, per block acc[l] = fma(d, (float)laneSum[l], acc[l]),
+/// finished in hsum_float_8 order. The scalar helpers are the reference every vector level must equal.
+/// </summary>
+internal static unsafe class BlockLanes
+{
+    /// <summary>
+    /// Scalar reference of one block step: <paramref name="weights"/> are the block's 32 integer weights in element
+    /// order, <paramref name="quants"/> the activation quants; lane l sums elements 4l..4l+3 in int.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Accumulate(float* acc, float d, int* weights, sbyte* quants)
+    {
+        for (int l = 0; l < 8; l++)
+        {
+            int k = 4 * l;
+            int laneSum = weights[k] * quants[k] + weights[k + 1] * quants[k + 1] + weights[k + 2] * quants[k + 2] + weights[k + 3] * quants[k + 3];
+            acc[l] = MathF.FusedMultiplyAdd(d, laneSum, acc[l]);
+        }
+    }
+
+    /// <summary>One block step on 256-bit vectors: acc = fma(d, float(sums), acc), as _mm256_fmadd_ps(d, q, acc).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Accumulate(Vector256<float> acc, float d, Vector256<int> sums) =>
+        Vector256.FusedMultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(sums), acc);
+
+    /// <summary>One block step on the 128-bit halves of the eight lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Accumulate(Vector128<float> acc, float d, Vector128<int> sums) =>
+        Vector128.FusedMultiplyAdd(Vector128.Create(d), Vector128.ConvertToSingle(sums), acc);
+
+    /// <summary>Two consecutive block steps from a 512-bit vector holding block b's lane sums low and block b+1's high.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> AccumulatePair(Vector256<float> acc, float d0, float d1, Vector512<int> sums)
+    {
+        var values = Vector512.ConvertToSingle(sums);
+        acc = Vector256.FusedMultiplyAdd(Vector256.Create(d0), values.GetLower(), acc);
+        return Vector256.FusedMultiplyAdd(Vector256.Create(d1), values.GetUpper(), acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Finish(float* acc) => GgmlOrder.HorizontalSum8(acc);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Finish(Vector256<float> acc)
+    {
+        float* lanes = stackalloc float[8];
+        acc.Store(lanes);
+        return GgmlOrder.HorizontalSum8(lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Finish(Vector128<float> lanes0To3, Vector128<float> lanes4To7)
+    {
+        float* lanes = stackalloc float[8];
+        lanes0To3.Store(lanes);
+        lanes4To7.Store(lanes + 4);
+        return GgmlOrder.HorizontalSum8(lanes);
+    }
+
+    /// <summary>The product of two fp16 scales, in float, as ggml forms every block's d.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Scale(ushort a, ushort b) => Fp16Bits.ToSingle(a) * Fp16Bits.ToSingle(b);
+
+    /// <summary>ggml's `summs += m·s` for the formats with a minimum, which gcc contracted into a fused multiply-add.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float AddMinimum(float summs, ushort m, ushort s) => MathF.FusedMultiplyAdd(Fp16Bits.ToSingle(m), Fp16Bits.ToSingle(s), summs);
 }

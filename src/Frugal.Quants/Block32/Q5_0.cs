@@ -97,57 +97,68 @@ public static unsafe class Q5_0
         return DotScalar(w, x, n);
     }
 
-    /// <summary>Reference: per block Σ (q_w − 16)·q_x in int, times d_w·d_x, summed in float.</summary>
+    /// <summary>
+    /// Reference, in ggml's order (ggml_vec_dot_q5_0_q8_0, AVX2): eight float lanes, block by block
+    /// acc[l] = fma(d_w·d_x, Σ_(k=4l..4l+3) q_w[k]·q_x[k], acc[l]); then hsum_float_8.
+    /// </summary>
     public static float DotScalar(byte* w, byte* x, int n)
     {
         int blocks = Block32Args.Blocks(n, w, x, Name);
-        float sum = 0;
-        for (int b = 0; b < blocks; b++) sum += BlockDot((BlockQ5_0*)w + b, (BlockQ8_0*)x + b);
-        return sum;
+        BlockQ5_0* wb = (BlockQ5_0*)w;
+        BlockQ8_0* xb = (BlockQ8_0*)x;
+        float* acc = stackalloc float[8];
+        for (int l = 0; l < 8; l++) acc[l] = 0;
+        int* weights = stackalloc int[32];
+        for (int b = 0; b < blocks; b++)
+        {
+            DecodeQuants(wb + b, weights);
+            BlockLanes.Accumulate(acc, BlockLanes.Scale(wb[b].D, xb[b].D), weights, xb[b].Qs);
+        }
+        return BlockLanes.Finish(acc);
     }
 
+    /// <summary>The block's 32 integer weights in element order: 5-bit quant − 16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float BlockDot(BlockQ5_0* w, BlockQ8_0* x)
+    private static void DecodeQuants(BlockQ5_0* block, int* weights)
     {
-        uint qh = Unsafe.ReadUnaligned<uint>(w->Qh);
-        int sum = 0;
+        uint qh = Unsafe.ReadUnaligned<uint>(block->Qh);
         for (int j = 0; j < 16; j++)
         {
-            int q0 = (w->Qs[j] & 0x0F) | (int)((qh >> j) & 1) << 4;
-            int q1 = (w->Qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
-            sum += (q0 - 16) * x->Qs[j] + (q1 - 16) * x->Qs[j + 16];
+            weights[j] = ((block->Qs[j] & 0x0F) | (int)((qh >> j) & 1) << 4) - 16;
+            weights[j + 16] = ((block->Qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4) - 16;
         }
-        return Fp16Bits.ToSingle(w->D) * Fp16Bits.ToSingle(x->D) * sum;
     }
 
-    /// <summary>One block per step, as two 16-byte halves.</summary>
+    /// <summary>One block per step as two 16-byte halves: lanes 0–3 (elements 0..15) and lanes 4–7 (elements 16..31).</summary>
     public static float Dot128(byte* w, byte* x, int n)
     {
         int blocks = Block32Args.Blocks(n, w, x, Name);
         BlockQ5_0* wb = (BlockQ5_0*)w;
         BlockQ8_0* xb = (BlockQ8_0*)x;
-        var sixteen = Vector128.Create((byte)16);
-        var acc = Vector128<float>.Zero;
+        Vector128<float> accLow = default, accHigh = default;
         for (int b = 0; b < blocks; b++)
         {
             var (low, high) = Unpack.Nibbles128(wb[b].Qs);
             uint qh = Unsafe.ReadUnaligned<uint>(wb[b].Qh);
+            var sixteen = Vector128.Create((byte)16);
             var q0 = ((low | Unpack.FifthBitsLow128(qh)) - sixteen).AsSByte();
             var q1 = ((high | Unpack.FifthBitsHigh128(qh)) - sixteen).AsSByte();
             sbyte* xq = xb[b].Qs;
-            var sums = Int8Dot.MultiplyAddQuads(Vector128<int>.Zero, q0, Vector128.Load(xq));
-            sums = Int8Dot.MultiplyAddQuads(sums, q1, Vector128.Load(xq + 16));
-            float d = Fp16Bits.ToSingle(wb[b].D) * Fp16Bits.ToSingle(xb[b].D);
-            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sums), Vector128.Create(d), acc);
+            var sumsLow = Int8Dot.MultiplyAddQuads(Vector128<int>.Zero, q0, Vector128.Load(xq));
+            var sumsHigh = Int8Dot.MultiplyAddQuads(Vector128<int>.Zero, q1, Vector128.Load(xq + 16));
+            float d = BlockLanes.Scale(wb[b].D, xb[b].D);
+            accLow = BlockLanes.Accumulate(accLow, d, sumsLow);
+            accHigh = BlockLanes.Accumulate(accHigh, d, sumsHigh);
         }
-        return Vector128.Sum(acc);
+        return BlockLanes.Finish(accLow, accHigh);
     }
 
+    /// <summary>The block's eight int32 lane sums (lane l: elements 4l..4l+3).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> Quants256(BlockQ5_0* block) =>
-        ((Unpack.Nibbles256(block->Qs) | Unpack.FifthBits256(Unsafe.ReadUnaligned<uint>(block->Qh))) - Vector256.Create((byte)16)).AsSByte();
+    private static Vector256<int> LaneSums256(BlockQ5_0* w, BlockQ8_0* x) =>
+        Int8Dot.MultiplyAddQuads(Vector256<int>.Zero, Quants256(w), Vector256.Load(x->Qs));
 
-    /// <summary>One block per step.</summary>
+    /// <summary>One block per step, ggml's own shape.</summary>
     public static float Dot256(byte* w, byte* x, int n)
     {
         int blocks = Block32Args.Blocks(n, w, x, Name);
@@ -156,33 +167,45 @@ public static unsafe class Q5_0
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++)
         {
-            var sums = Int8Dot.MultiplyAddQuads(Vector256<int>.Zero, Quants256(wb + b), Vector256.Load(xb[b].Qs));
-            float d = Fp16Bits.ToSingle(wb[b].D) * Fp16Bits.ToSingle(xb[b].D);
-            acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(sums), Vector256.Create(d), acc);
+            acc = BlockLanes.Accumulate(acc, BlockLanes.Scale(wb[b].D, xb[b].D), LaneSums256(wb + b, xb + b));
         }
-        return Vector256.Sum(acc);
+        return BlockLanes.Finish(acc);
     }
 
-    /// <summary>Two blocks per step (one per 256-bit half); an odd last block goes through the scalar block dot.</summary>
+    /// <summary>
+    /// Integer work for two blocks per step (one per 256-bit half); the float accumulation stays one block at a
+    /// time in eight lanes, as ggml's order requires. An odd last block takes the 256-bit step.
+    /// </summary>
     public static float Dot512(byte* w, byte* x, int n)
     {
         int blocks = Block32Args.Blocks(n, w, x, Name);
         BlockQ5_0* wb = (BlockQ5_0*)w;
         BlockQ8_0* xb = (BlockQ8_0*)x;
-        var acc = Vector512<float>.Zero;
+        var acc = Vector256<float>.Zero;
         int b = 0;
         for (; b + 2 <= blocks; b += 2)
         {
-            var wq = Vector512.Create(Quants256(wb + b), Quants256(wb + b + 1));
-            var xq = Vector512.Create(Vector256.Load(xb[b].Qs), Vector256.Load(xb[b + 1].Qs));
-            var sums = Int8Dot.MultiplyAddQuads(Vector512<int>.Zero, wq, xq);
-            var d = Vector512.Create(
-                Vector256.Create(Fp16Bits.ToSingle(wb[b].D) * Fp16Bits.ToSingle(xb[b].D)),
-                Vector256.Create(Fp16Bits.ToSingle(wb[b + 1].D) * Fp16Bits.ToSingle(xb[b + 1].D)));
-            acc = Vector512.MultiplyAddEstimate(Vector512.ConvertToSingle(sums), d, acc);
+            var sums = LaneSums512(wb + b, xb + b);
+            acc = BlockLanes.AccumulatePair(acc, BlockLanes.Scale(wb[b].D, xb[b].D), BlockLanes.Scale(wb[b + 1].D, xb[b + 1].D), sums);
         }
-        float sum = Vector512.Sum(acc);
-        for (; b < blocks; b++) sum += BlockDot(wb + b, xb + b);
-        return sum;
+        for (; b < blocks; b++)
+        {
+            acc = BlockLanes.Accumulate(acc, BlockLanes.Scale(wb[b].D, xb[b].D), LaneSums256(wb + b, xb + b));
+        }
+        return BlockLanes.Finish(acc);
     }
+
+    /// <summary>Lane sums of blocks w[0] (low half) and w[1] (high half).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> LaneSums512(BlockQ5_0* w, BlockQ8_0* x)
+    {
+        var wq = Vector512.Create(Quants256(w), Quants256(w + 1));
+        var xq = Vector512.Create(Vector256.Load(x[0].Qs), Vector256.Load(x[1].Qs));
+        return Int8Dot.MultiplyAddQuads(Vector512<int>.Zero, wq, xq);
+    }
+
+    /// <summary>The block's 32 signed weights q − 16 (−16..15) in element order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Quants256(BlockQ5_0* block) =>
+        ((Unpack.Nibbles256(block->Qs) | Unpack.FifthBits256(Unsafe.ReadUnaligned<uint>(block->Qh))) - Vector256.Create((byte)16)).AsSByte();
 }

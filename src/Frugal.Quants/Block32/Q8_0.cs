@@ -97,71 +97,101 @@ public static unsafe class Q8_0
         return DotScalar(w, x, n);
     }
 
-    /// <summary>Reference: per block Σ q_w·q_x in int, times d_w·d_x, summed in float.</summary>
+    /// <summary>
+    /// Reference, in ggml's order (ggml_vec_dot_q8_0_q8_0, AVX2): eight float lanes, block by block
+    /// acc[l] = fma(d_w·d_x, Σ_(k=4l..4l+3) q_w[k]·q_x[k], acc[l]); then hsum_float_8.
+    /// </summary>
     public static float DotScalar(byte* w, byte* x, int n)
     {
         int blocks = Block32Args.Blocks(n, w, x, Name);
-        float sum = 0;
-        for (int b = 0; b < blocks; b++) sum += BlockDot((BlockQ8_0*)w + b, (BlockQ8_0*)x + b);
-        return sum;
+        BlockQ8_0* wb = (BlockQ8_0*)w;
+        BlockQ8_0* xb = (BlockQ8_0*)x;
+        float* acc = stackalloc float[8];
+        for (int l = 0; l < 8; l++) acc[l] = 0;
+        int* weights = stackalloc int[32];
+        for (int b = 0; b < blocks; b++)
+        {
+            DecodeQuants(wb + b, weights);
+            BlockLanes.Accumulate(acc, BlockLanes.Scale(wb[b].D, xb[b].D), weights, xb[b].Qs);
+        }
+        return BlockLanes.Finish(acc);
     }
 
+    /// <summary>The block's 32 integer weights in element order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float BlockDot(BlockQ8_0* w, BlockQ8_0* x) =>
-        Fp16Bits.ToSingle(w->D) * Fp16Bits.ToSingle(x->D) * Int8Dot.SumProducts32(w->Qs, x->Qs);
+    private static void DecodeQuants(BlockQ8_0* block, int* weights)
+    {
+        for (int k = 0; k < 32; k++) weights[k] = block->Qs[k];
+    }
 
-    /// <summary>One block per step, as two 16-byte halves.</summary>
+    /// <summary>One block per step as two 16-byte halves: lanes 0–3 (elements 0..15) and lanes 4–7 (elements 16..31).</summary>
     public static float Dot128(byte* w, byte* x, int n)
     {
         int blocks = Block32Args.Blocks(n, w, x, Name);
-        BlockQ8_0* wb = (BlockQ8_0*)w, xb = (BlockQ8_0*)x;
-        var acc = Vector128<float>.Zero;
+        BlockQ8_0* wb = (BlockQ8_0*)w;
+        BlockQ8_0* xb = (BlockQ8_0*)x;
+        Vector128<float> accLow = default, accHigh = default;
         for (int b = 0; b < blocks; b++)
         {
             sbyte* wq = wb[b].Qs, xq = xb[b].Qs;
-            var sums = Int8Dot.MultiplyAddQuads(Vector128<int>.Zero, Vector128.Load(wq), Vector128.Load(xq));
-            sums = Int8Dot.MultiplyAddQuads(sums, Vector128.Load(wq + 16), Vector128.Load(xq + 16));
-            float d = Fp16Bits.ToSingle(wb[b].D) * Fp16Bits.ToSingle(xb[b].D);
-            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sums), Vector128.Create(d), acc);
+            var sumsLow = Int8Dot.MultiplyAddQuads(Vector128<int>.Zero, Vector128.Load(wq), Vector128.Load(xq));
+            var sumsHigh = Int8Dot.MultiplyAddQuads(Vector128<int>.Zero, Vector128.Load(wq + 16), Vector128.Load(xq + 16));
+            float d = BlockLanes.Scale(wb[b].D, xb[b].D);
+            accLow = BlockLanes.Accumulate(accLow, d, sumsLow);
+            accHigh = BlockLanes.Accumulate(accHigh, d, sumsHigh);
         }
-        return Vector128.Sum(acc);
+        return BlockLanes.Finish(accLow, accHigh);
     }
 
-    /// <summary>One block per step.</summary>
+    /// <summary>The block's eight int32 lane sums (lane l: elements 4l..4l+3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> LaneSums256(BlockQ8_0* w, BlockQ8_0* x) =>
+        Int8Dot.MultiplyAddQuads(Vector256<int>.Zero, Vector256.Load(w->Qs), Vector256.Load(x->Qs));
+
+    /// <summary>One block per step, ggml's own shape.</summary>
     public static float Dot256(byte* w, byte* x, int n)
     {
         int blocks = Block32Args.Blocks(n, w, x, Name);
-        BlockQ8_0* wb = (BlockQ8_0*)w, xb = (BlockQ8_0*)x;
+        BlockQ8_0* wb = (BlockQ8_0*)w;
+        BlockQ8_0* xb = (BlockQ8_0*)x;
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++)
         {
-            var sums = Int8Dot.MultiplyAddQuads(Vector256<int>.Zero, Vector256.Load(wb[b].Qs), Vector256.Load(xb[b].Qs));
-            float d = Fp16Bits.ToSingle(wb[b].D) * Fp16Bits.ToSingle(xb[b].D);
-            acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(sums), Vector256.Create(d), acc);
+            acc = BlockLanes.Accumulate(acc, BlockLanes.Scale(wb[b].D, xb[b].D), LaneSums256(wb + b, xb + b));
         }
-        return Vector256.Sum(acc);
+        return BlockLanes.Finish(acc);
     }
 
-    /// <summary>Two blocks per step (one per 256-bit half); an odd last block goes through the scalar block dot.</summary>
+    /// <summary>
+    /// Integer work for two blocks per step (one per 256-bit half); the float accumulation stays one block at a
+    /// time in eight lanes, as ggml's order requires. An odd last block takes the 256-bit step.
+    /// </summary>
     public static float Dot512(byte* w, byte* x, int n)
     {
         int blocks = Block32Args.Blocks(n, w, x, Name);
-        BlockQ8_0* wb = (BlockQ8_0*)w, xb = (BlockQ8_0*)x;
-        var acc = Vector512<float>.Zero;
+        BlockQ8_0* wb = (BlockQ8_0*)w;
+        BlockQ8_0* xb = (BlockQ8_0*)x;
+        var acc = Vector256<float>.Zero;
         int b = 0;
         for (; b + 2 <= blocks; b += 2)
         {
-            var wq = Vector512.Create(Vector256.Load(wb[b].Qs), Vector256.Load(wb[b + 1].Qs));
-            var xq = Vector512.Create(Vector256.Load(xb[b].Qs), Vector256.Load(xb[b + 1].Qs));
-            var sums = Int8Dot.MultiplyAddQuads(Vector512<int>.Zero, wq, xq);
-            var d = Vector512.Create(
-                Vector256.Create(Fp16Bits.ToSingle(wb[b].D) * Fp16Bits.ToSingle(xb[b].D)),
-                Vector256.Create(Fp16Bits.ToSingle(wb[b + 1].D) * Fp16Bits.ToSingle(xb[b + 1].D)));
-            acc = Vector512.MultiplyAddEstimate(Vector512.ConvertToSingle(sums), d, acc);
+            var sums = LaneSums512(wb + b, xb + b);
+            acc = BlockLanes.AccumulatePair(acc, BlockLanes.Scale(wb[b].D, xb[b].D), BlockLanes.Scale(wb[b + 1].D, xb[b + 1].D), sums);
         }
-        float sum = Vector512.Sum(acc);
-        for (; b < blocks; b++) sum += BlockDot(wb + b, xb + b);
-        return sum;
+        for (; b < blocks; b++)
+        {
+            acc = BlockLanes.Accumulate(acc, BlockLanes.Scale(wb[b].D, xb[b].D), LaneSums256(wb + b, xb + b));
+        }
+        return BlockLanes.Finish(acc);
+    }
+
+    /// <summary>Lane sums of blocks w[0] (low half) and w[1] (high half).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> LaneSums512(BlockQ8_0* w, BlockQ8_0* x)
+    {
+        var wq = Vector512.Create(Vector256.Load(w[0].Qs), Vector256.Load(w[1].Qs));
+        var xq = Vector512.Create(Vector256.Load(x[0].Qs), Vector256.Load(x[1].Qs));
+        return Int8Dot.MultiplyAddQuads(Vector512<int>.Zero, wq, xq);
     }
 }
 

@@ -16,9 +16,16 @@ public static class Fp16Bits
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToSingle(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
 
-    /// <summary>Round-to-nearest-even narrowing; overflow gives ±inf, NaN stays NaN.</summary>
+    /// <summary>
+    /// Round-to-nearest-even narrowing; overflow gives ±inf. Any NaN becomes 0x7E00 with its sign, as in ggml's
+    /// software ggml_compute_fp32_to_fp16 (what ggml_fp32_to_fp16_row runs to make F16 activations); finite
+    /// values and infinities match it (and F16C's _cvtss_sh) for every float bit pattern.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort FromSingle(float value) => BitConverter.HalfToUInt16Bits((Half)value);
+    public static ushort FromSingle(float value) =>
+        float.IsNaN(value)
+            ? (ushort)((BitConverter.SingleToUInt32Bits(value) >> 16 & 0x8000) | 0x7E00)
+            : BitConverter.HalfToUInt16Bits((Half)value);
 
     // Vector widening: each uint lane holds one fp16 pattern in its low 16 bits. The exponent is re-biased
     // in the integer domain; subnormal halves are renormalised with one float subtraction (exact), and
