@@ -103,6 +103,21 @@ internal static unsafe class KQuant
         o[3] = ((a1 >> 4) & low4) | (((high >> 6) & low2) << 4);   // scales 12-15
     }
 
+    /// <summary>
+    /// The four int32 lanes of ggml's Q4_K min term: lane m = Σ bsums[j]·mins[j/2] over j = 4m … 4m+3 (ggml adds
+    /// bsum pairs with phaddw, then pmaddwd with the mins). Needs SSSE3.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> PairedMinLanes(short* bsums, byte* mins)
+    {
+        var m = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(mins)).AsByte();
+        var paired = Sse2.UnpackLow(m, m);                                // m0 m0 m1 m1 … m7 m7
+        var low = Sse2.UnpackLow(paired, Vector128<byte>.Zero).AsInt16(); // widen to int16
+        var high = Sse2.UnpackHigh(paired, Vector128<byte>.Zero).AsInt16();
+        return Ssse3.HorizontalAdd(Sse2.MultiplyAddAdjacent(Vector128.Load(bsums), low),
+                                   Sse2.MultiplyAddAdjacent(Vector128.Load(bsums + 8), high));
+    }
+
     /// <summary>Σ bsums[j]·mins[j/2] over the 16 bsums of a Q8_K block (the min term of Q4_K / Q5_K).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int BSumsTimesPairedMins(short* bsums, byte* mins)

@@ -33,6 +33,50 @@ internal static class KSimd
         return Avx2.Shuffle(pair.AsByte(), spread).AsInt16();
     }
 
+    /// <summary>
+    /// pmaddubsw(quants, activations) − pmaddubsw(offset, activations): the int16 pair sums of (q − offset)·y for
+    /// quants stored with a positive bias (Q3_K: 4, Q6_K: 32), as ggml subtracts them lane by lane. Both terms and
+    /// their difference stay within int16 (|q·y| ≤ 63·127 per element).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<short> MulAddOffset(Vector128<byte> quants, Vector128<byte> offset, Vector128<sbyte> activations) =>
+        Ssse3.MultiplyAddAdjacent(quants, activations) - Ssse3.MultiplyAddAdjacent(offset, activations);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> MulAddOffset(Vector256<byte> quants, Vector256<byte> offset, Vector256<sbyte> activations) =>
+        Avx2.MultiplyAddAdjacent(quants, activations) - Avx2.MultiplyAddAdjacent(offset, activations);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<short> MulAddOffset(Vector512<byte> quants, Vector512<byte> offset, Vector512<sbyte> activations)
+    {
+        if (Avx512BW.IsSupported)
+            return Avx512BW.MultiplyAddAdjacent(quants, activations) - Avx512BW.MultiplyAddAdjacent(offset, activations);
+        return Vector512.Create(
+            MulAddOffset(quants.GetLower(), offset.GetLower(), activations.GetLower()),
+            MulAddOffset(quants.GetUpper(), offset.GetUpper(), activations.GetUpper()));
+    }
+
+    /// <summary>int16 pair sums × int16 scales, summed in pairs to int32 (pmaddwd).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> Scale(Vector128<short> pairSums, Vector128<short> scales) => Sse2.MultiplyAddAdjacent(pairSums, scales);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Scale(Vector256<short> pairSums, Vector256<short> scales) => Avx2.MultiplyAddAdjacent(pairSums, scales);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Scale(Vector512<short> pairSums, Vector512<short> scales)
+    {
+        if (Avx512BW.IsSupported) return Avx512BW.MultiplyAddAdjacent(pairSums, scales);
+        return Vector512.Create(Scale(pairSums.GetLower(), scales.GetLower()), Scale(pairSums.GetUpper(), scales.GetUpper()));
+    }
+
+    /// <summary>
+    /// The eight ggml lanes of a 512-bit integer accumulator whose two 256-bit halves each took whole 32-quant
+    /// chunks: int32 lanes l and 8 + l both hold elements 4l … 4l + 3 of their chunks, so they add up (exactly).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> FoldHalves(Vector512<int> lanes) => lanes.GetLower() + lanes.GetUpper();
+
     // The 512-bit steps run on AVX-512BW; elsewhere they are composed from two AVX2 halves so the tests can
     // check the 512-bit kernels' data movement on machines without AVX-512 (production never takes that
     // branch: the public Dot512 falls back to Dot256 instead). The 512-bit kernel bodies prepare their

@@ -5,9 +5,9 @@ using Frugal.Numerics;
 namespace Frugal.Quants.KQuants;
 
 /// <summary>
-/// Q2_K weights (<see cref="BlockQ2_K"/>) dotted with Q8_K activations. Every level computes the same two
-/// integers per super-block — Σ scale[j]·Σ q·y and Σ min[j]·bsum[j] — and combines them with the same float
-/// steps, so all levels return bit-identical sums.
+/// Q2_K weights (<see cref="BlockQ2_K"/>) dotted with Q8_K activations. Every level returns exactly the float bits of
+/// ggml-cpu's AVX2 ggml_vec_dot_q2_K_q8_K: the same integer lanes, the same FMAs in the same order, the same final
+/// horizontal sum (see <see cref="GgmlLanes"/>).
 /// </summary>
 public static unsafe class Q2K
 {
@@ -111,66 +111,84 @@ public static unsafe class Q2K
         _ => DotScalar(w, x, n),
     };
 
+    /// <summary>
+    /// Canonical kernel, mirroring ggml_vec_dot_q2_K_q8_K's AVX2 branch: per super-block, the min term
+    /// acc[l] = fma(dmin, Σ min·bsum over bsums 2l, 2l+1, acc[l]) first, then acc[l] = fma(d, lane[l], acc[l]) with
+    /// the integer lanes of <see cref="GgmlLanes"/>; hsum_float_8 at the end.
+    /// </summary>
     public static float DotScalar(byte* w, byte* x, int n)
     {
         int blocks = KQuant.SuperBlocks(n, Name);
-        float sum = 0;
+        sbyte* q = stackalloc sbyte[KQuant.SuperBlock];   // quants 0..3 in element order
+        int* scales = stackalloc int[16];                  // 4-bit scale of each 16-quant sub-block
+        int* lanes = stackalloc int[GgmlLanes.Count];
+        int* minLanes = stackalloc int[GgmlLanes.Count];
+        float* acc = stackalloc float[GgmlLanes.Count];
+        new Span<float>(acc, GgmlLanes.Count).Clear();
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ2_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
+            float dmin = -y->D * KQuant.HalfToFloat(b->DMin);
 
-            int sumMins = 0;
-            for (int j = 0; j < 16; j++) sumMins += y->BSums[j] * (b->Scales[j] >> 4);
+            for (int l = 0; l < GgmlLanes.Count; l++)
+                minLanes[l] = (b->Scales[2 * l] >> 4) * y->BSums[2 * l] + (b->Scales[2 * l + 1] >> 4) * y->BSums[2 * l + 1];
+            GgmlLanes.FusedMultiplyAdd(acc, dmin, minLanes, GgmlLanes.Count);
 
-            int sumQ = 0;
+            for (int j = 0; j < 16; j++) scales[j] = b->Scales[j] & 0xF;
             for (int h = 0; h < 2; h++)
             for (int k = 0; k < 4; k++)
-            for (int s = 0; s < 2; s++)
-            {
-                byte* q = b->Qs + 32 * h + 16 * s;
-                sbyte* a = y->Qs + 128 * h + 32 * k + 16 * s;
-                int dot = 0;
-                for (int l = 0; l < 16; l++) dot += ((q[l] >> (2 * k)) & 3) * a[l];
-                sumQ += (b->Scales[8 * h + 2 * k + s] & 0xF) * dot;
-            }
-            sum += Combine(b, y, sumQ, sumMins);
+            for (int l = 0; l < 32; l++)
+                q[128 * h + 32 * k + l] = (sbyte)((b->Qs[32 * h + l] >> (2 * k)) & 3);
+            new Span<int>(lanes, GgmlLanes.Count).Clear();
+            GgmlLanes.AddLanes16(q, scales, y->Qs, lanes);
+            GgmlLanes.FusedMultiplyAdd(acc, d, lanes, GgmlLanes.Count);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc);
     }
 
+    /// <summary>Each 16-byte half of a 32-quant chunk feeds its own accumulator: the first ggml lanes 0-3, the second 4-7.</summary>
     public static float Dot128(byte* w, byte* x, int n)
     {
         if (!Ssse3.IsSupported) return DotScalar(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
         var twoBits = Vector128.Create((byte)3);
         var nibble = Vector128.Create((byte)0x0F);
-        float sum = 0;
+        var accLow = Vector128<float>.Zero;
+        var accHigh = Vector128<float>.Zero;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ2_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
+            float dmin = -y->D * KQuant.HalfToFloat(b->DMin);
 
             var mins = (Vector128.Load(b->Scales).AsUInt16() >>> 4).AsByte() & nibble;
-            int sumMins = Vector128.Sum(
-                Sse2.MultiplyAddAdjacent(Vector128.Load(y->BSums), Sse2.UnpackLow(mins, Vector128<byte>.Zero).AsInt16())
-              + Sse2.MultiplyAddAdjacent(Vector128.Load(y->BSums + 8), Sse2.UnpackHigh(mins, Vector128<byte>.Zero).AsInt16()));
+            accLow = GgmlLanes.FusedMultiplyAdd(dmin,
+                Sse2.MultiplyAddAdjacent(Vector128.Load(y->BSums), Sse2.UnpackLow(mins, Vector128<byte>.Zero).AsInt16()), accLow);
+            accHigh = GgmlLanes.FusedMultiplyAdd(dmin,
+                Sse2.MultiplyAddAdjacent(Vector128.Load(y->BSums + 8), Sse2.UnpackHigh(mins, Vector128<byte>.Zero).AsInt16()), accHigh);
 
-            var acc = Vector128<int>.Zero;
+            var sumLow = Vector128<int>.Zero;
+            var sumHigh = Vector128<int>.Zero;
             for (int h = 0; h < 2; h++)
-            for (int s = 0; s < 2; s++)
             {
-                var bytes = Vector128.Load(b->Qs + 32 * h + 16 * s).AsUInt16();
+                var bytesLow = Vector128.Load(b->Qs + 32 * h).AsUInt16();
+                var bytesHigh = Vector128.Load(b->Qs + 32 * h + 16).AsUInt16();
                 for (int k = 0; k < 4; k++)
                 {
-                    var q = (bytes >>> (2 * k)).AsByte() & twoBits;
-                    acc += KSimd.MulAdd(q, Vector128.Load(y->Qs + 128 * h + 32 * k + 16 * s),
-                        Vector128.Create((short)(b->Scales[8 * h + 2 * k + s] & 0xF)));
+                    sbyte* a = y->Qs + 128 * h + 32 * k;
+                    sumLow += KSimd.MulAdd((bytesLow >>> (2 * k)).AsByte() & twoBits, Vector128.Load(a),
+                        Vector128.Create((short)(b->Scales[8 * h + 2 * k] & 0xF)));
+                    sumHigh += KSimd.MulAdd((bytesHigh >>> (2 * k)).AsByte() & twoBits, Vector128.Load(a + 16),
+                        Vector128.Create((short)(b->Scales[8 * h + 2 * k + 1] & 0xF)));
                 }
             }
-            sum += Combine(b, y, Vector128.Sum(acc), sumMins);
+            accLow = GgmlLanes.FusedMultiplyAdd(d, sumLow, accLow);
+            accHigh = GgmlLanes.FusedMultiplyAdd(d, sumHigh, accHigh);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(Vector256.Create(accLow, accHigh));
     }
 
     public static float Dot256(byte* w, byte* x, int n)
@@ -179,30 +197,32 @@ public static unsafe class Q2K
         int blocks = KQuant.SuperBlocks(n, Name);
         var twoBits = Vector256.Create((byte)3);
         var nibble = Vector128.Create((byte)0x0F);
-        float sum = 0;
+        var acc = Vector256<float>.Zero;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ2_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
+            float dmin = -y->D * KQuant.HalfToFloat(b->DMin);
 
             var packed = Vector128.Load(b->Scales);
             var scales = Avx2.ConvertToVector256Int16(packed & nibble);                             // 16 × int16
             var mins = Avx2.ConvertToVector256Int16((packed.AsUInt16() >>> 4).AsByte() & nibble);
-            int sumMins = Vector256.Sum(Avx2.MultiplyAddAdjacent(Vector256.Load(y->BSums), mins));
+            acc = GgmlLanes.FusedMultiplyAdd(dmin, Avx2.MultiplyAddAdjacent(mins, Vector256.Load(y->BSums)), acc);
 
-            var acc = Vector256<int>.Zero;
+            var sum = Vector256<int>.Zero;
             for (int h = 0; h < 2; h++)
             {
                 var bytes = Vector256.Load(b->Qs + 32 * h).AsUInt16();
                 for (int k = 0; k < 4; k++)
                 {
                     var q = (bytes >>> (2 * k)).AsByte() & twoBits;   // weights 128h + 32k … +31: sub-blocks 8h+2k, 8h+2k+1
-                    acc += KSimd.MulAdd(q, Vector256.Load(y->Qs + 128 * h + 32 * k), KSimd.PairScales(scales, 4 * h + k));
+                    sum += KSimd.MulAdd(q, Vector256.Load(y->Qs + 128 * h + 32 * k), KSimd.PairScales(scales, 4 * h + k));
                 }
             }
-            sum += Combine(b, y, Vector256.Sum(acc), sumMins);
+            acc = GgmlLanes.FusedMultiplyAdd(d, sum, acc);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc);
     }
 
     public static float Dot512(byte* w, byte* x, int n) =>
@@ -210,40 +230,38 @@ public static unsafe class Q2K
 
     /// <summary>
     /// All 64 quant bytes at once: bit pair k gives weights 32k … 32k+31 (low half, sub-blocks 2k, 2k+1) and
-    /// 128 + 32k … (high half, sub-blocks 8+2k, 9+2k).
+    /// 128 + 32k … (high half, sub-blocks 8+2k, 9+2k); the halves fold into ggml's eight lanes.
     /// </summary>
     internal static float Dot512Body(byte* w, byte* x, int n)
     {
         int blocks = KQuant.SuperBlocks(n, Name);
         var twoBits = Vector512.Create((byte)3);
         var nibble = Vector128.Create((byte)0x0F);
-        float sum = 0;
+        var acc = Vector256<float>.Zero;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ2_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
+            float dmin = -y->D * KQuant.HalfToFloat(b->DMin);
 
             var packed = Vector128.Load(b->Scales);
             var scales = Avx2.ConvertToVector256Int16(packed & nibble);
             var mins = Avx2.ConvertToVector256Int16((packed.AsUInt16() >>> 4).AsByte() & nibble);
-            int sumMins = Vector256.Sum(Avx2.MultiplyAddAdjacent(Vector256.Load(y->BSums), mins));
+            acc = GgmlLanes.FusedMultiplyAdd(dmin, Avx2.MultiplyAddAdjacent(mins, Vector256.Load(y->BSums)), acc);
             var scales32 = Vector512.Create(scales, Vector256<short>.Zero);
 
             var bytes = Vector512.Load(b->Qs).AsUInt16();
-            var acc = Vector512<int>.Zero;
+            var sum = Vector512<int>.Zero;
             for (int k = 0; k < 4; k++)
             {
                 var q = (bytes >>> (2 * k)).AsByte() & twoBits;
                 var a = Vector512.Create(Vector256.Load(y->Qs + 32 * k), Vector256.Load(y->Qs + 128 + 32 * k));
                 var lanes = KSimd.SubBlockLanes((short)(2 * k), (short)(2 * k + 1), (short)(8 + 2 * k), (short)(9 + 2 * k));
-                acc += KSimd.MulAdd(q, a, KSimd.Permute(scales32, lanes));
+                sum += KSimd.MulAdd(q, a, KSimd.Permute(scales32, lanes));
             }
-            sum += Combine(b, y, Vector512.Sum(acc), sumMins);
+            acc = GgmlLanes.FusedMultiplyAdd(d, KSimd.FoldHalves(sum), acc);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc);
     }
-
-    /// <summary>One super-block's contribution: d·dy·Σscale·q·y − dmin·dy·Σmin·bsum.</summary>
-    private static float Combine(BlockQ2_K* b, BlockQ8_K* y, int sumQ, int sumMins) =>
-        KQuant.HalfToFloat(b->D) * y->D * sumQ - KQuant.HalfToFloat(b->DMin) * y->D * sumMins;
 }

@@ -5,9 +5,10 @@ using Frugal.Numerics;
 namespace Frugal.Quants.KQuants;
 
 /// <summary>
-/// Q3_K weights (<see cref="BlockQ3_K"/>) dotted with Q8_K activations. The vector levels multiply the
-/// unsigned 3-bit q = low2 | hbit·4 and take the −4 offset off through the bsums; every level ends with the
-/// same integer Σ (scale[j] − 32)·Σ (q − 4)·y per super-block, so all return bit-identical sums.
+/// Q3_K weights (<see cref="BlockQ3_K"/>) dotted with Q8_K activations. Every level returns exactly the float bits of
+/// ggml-cpu's AVX2 ggml_vec_dot_q3_K_q8_K (see <see cref="GgmlLanes"/>). The vector levels multiply the unsigned
+/// q = low2 | hbit·4 and subtract 4·y in the same int16 lanes (as ggml does), so every int32 lane holds exactly
+/// Σ (scale − 32)·(q − 4)·y over its elements.
 /// </summary>
 public static unsafe class Q3K
 {
@@ -115,36 +116,39 @@ public static unsafe class Q3K
         _ => DotScalar(w, x, n),
     };
 
+    /// <summary>Canonical kernel: per super-block acc[l] = fma(d, lane[l], acc[l]) over <see cref="GgmlLanes"/>' integer lanes, then hsum_float_8.</summary>
     public static float DotScalar(byte* w, byte* x, int n)
     {
         int blocks = KQuant.SuperBlocks(n, Name);
-        byte* scales = stackalloc byte[16];
-        float sum = 0;
+        byte* packedScales = stackalloc byte[16];
+        int* scales = stackalloc int[16];                  // scale − 32 of each 16-quant sub-block
+        sbyte* q = stackalloc sbyte[KQuant.SuperBlock];   // q − 4 (−4..3) in element order
+        int* lanes = stackalloc int[GgmlLanes.Count];
+        float* acc = stackalloc float[GgmlLanes.Count];
+        new Span<float>(acc, GgmlLanes.Count).Clear();
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ3_K*)w + i;
             var y = (BlockQ8_K*)x + i;
-            KQuant.UnpackQ3Scales(b->Scales, scales);
+            float d = y->D * KQuant.HalfToFloat(b->D);
 
-            int sumQ = 0;
+            KQuant.UnpackQ3Scales(b->Scales, packedScales);
+            for (int j = 0; j < 16; j++) scales[j] = packedScales[j] - 32;
             for (int h = 0; h < 2; h++)
             for (int k = 0; k < 4; k++)
-            for (int s = 0; s < 2; s++)
             {
-                byte* q = b->Qs + 32 * h + 16 * s;
-                byte* high = b->HMask + 16 * s;
-                sbyte* a = y->Qs + 128 * h + 32 * k + 16 * s;
                 int bit = 1 << (4 * h + k);
-                int dot = 0;
-                for (int l = 0; l < 16; l++)
-                    dot += (((q[l] >> (2 * k)) & 3) - ((high[l] & bit) != 0 ? 0 : 4)) * a[l];
-                sumQ += (scales[8 * h + 2 * k + s] - 32) * dot;
+                for (int l = 0; l < 32; l++)
+                    q[128 * h + 32 * k + l] = (sbyte)(((b->Qs[32 * h + l] >> (2 * k)) & 3) - ((b->HMask[l] & bit) != 0 ? 0 : 4));
             }
-            sum += Combine(b, y, sumQ);
+            new Span<int>(lanes, GgmlLanes.Count).Clear();
+            GgmlLanes.AddLanes16(q, scales, y->Qs, lanes);
+            GgmlLanes.FusedMultiplyAdd(acc, d, lanes, GgmlLanes.Count);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc);
     }
 
+    /// <summary>Each 16-byte half of a 32-quant chunk feeds its own accumulator: the first ggml lanes 0-3, the second 4-7.</summary>
     public static float Dot128(byte* w, byte* x, int n)
     {
         if (!Ssse3.IsSupported) return DotScalar(w, x, n);
@@ -152,37 +156,39 @@ public static unsafe class Q3K
         byte* scales = stackalloc byte[16];
         var twoBits = Vector128.Create((byte)3);
         var four = Vector128.Create((byte)4);
-        var bias = Vector128.Create((short)32);
-        float sum = 0;
+        var accLow = Vector128<float>.Zero;
+        var accHigh = Vector128<float>.Zero;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ3_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
             KQuant.UnpackQ3Scales(b->Scales, scales);
 
-            // Σ (scale[j] − 32)·bsum[j]: the −4 offset of every q, taken off once at the end.
-            var packed = Vector128.Load(scales);
-            int sumOffsets = Vector128.Sum(
-                Sse2.MultiplyAddAdjacent(Vector128.Load(y->BSums), Sse2.UnpackLow(packed, Vector128<byte>.Zero).AsInt16() - bias)
-              + Sse2.MultiplyAddAdjacent(Vector128.Load(y->BSums + 8), Sse2.UnpackHigh(packed, Vector128<byte>.Zero).AsInt16() - bias));
-
-            var acc = Vector128<int>.Zero;
+            var sumLow = Vector128<int>.Zero;
+            var sumHigh = Vector128<int>.Zero;
             for (int h = 0; h < 2; h++)
-            for (int s = 0; s < 2; s++)
             {
-                var bytes = Vector128.Load(b->Qs + 32 * h + 16 * s).AsUInt16();
-                var high = Vector128.Load(b->HMask + 16 * s);
+                var bytesLow = Vector128.Load(b->Qs + 32 * h).AsUInt16();
+                var bytesHigh = Vector128.Load(b->Qs + 32 * h + 16).AsUInt16();
+                var hbitsLow = Vector128.Load(b->HMask);
+                var hbitsHigh = Vector128.Load(b->HMask + 16);
                 for (int k = 0; k < 4; k++)
                 {
                     var bit = Vector128.Create((byte)(1 << (4 * h + k)));
-                    var q = ((bytes >>> (2 * k)).AsByte() & twoBits) | (Vector128.Equals(high & bit, bit) & four);
-                    acc += KSimd.MulAdd(q, Vector128.Load(y->Qs + 128 * h + 32 * k + 16 * s),
-                        Vector128.Create((short)(scales[8 * h + 2 * k + s] - 32)));
+                    sbyte* a = y->Qs + 128 * h + 32 * k;
+                    var qLow = ((bytesLow >>> (2 * k)).AsByte() & twoBits) | (Vector128.Equals(hbitsLow & bit, bit) & four);
+                    var qHigh = ((bytesHigh >>> (2 * k)).AsByte() & twoBits) | (Vector128.Equals(hbitsHigh & bit, bit) & four);
+                    sumLow += KSimd.Scale(KSimd.MulAddOffset(qLow, four, Vector128.Load(a)),
+                        Vector128.Create((short)(scales[8 * h + 2 * k] - 32)));
+                    sumHigh += KSimd.Scale(KSimd.MulAddOffset(qHigh, four, Vector128.Load(a + 16)),
+                        Vector128.Create((short)(scales[8 * h + 2 * k + 1] - 32)));
                 }
             }
-            sum += Combine(b, y, Vector128.Sum(acc) - 4 * sumOffsets);
+            accLow = GgmlLanes.FusedMultiplyAdd(d, sumLow, accLow);
+            accHigh = GgmlLanes.FusedMultiplyAdd(d, sumHigh, accHigh);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(Vector256.Create(accLow, accHigh));
     }
 
     public static float Dot256(byte* w, byte* x, int n)
@@ -193,17 +199,17 @@ public static unsafe class Q3K
         var twoBits = Vector256.Create((byte)3);
         var four = Vector256.Create((byte)4);
         var bias = Vector256.Create((short)32);
-        float sum = 0;
+        var acc = Vector256<float>.Zero;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ3_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
             KQuant.UnpackQ3Scales(b->Scales, packedScales);
             var scales = Avx2.ConvertToVector256Int16(Vector128.Load(packedScales)) - bias;   // 16 × int16, −32..31
-            int sumOffsets = Vector256.Sum(Avx2.MultiplyAddAdjacent(Vector256.Load(y->BSums), scales));
 
             var high = Vector256.Load(b->HMask);
-            var acc = Vector256<int>.Zero;
+            var sum = Vector256<int>.Zero;
             for (int h = 0; h < 2; h++)
             {
                 var bytes = Vector256.Load(b->Qs + 32 * h).AsUInt16();
@@ -211,12 +217,13 @@ public static unsafe class Q3K
                 {
                     var bit = Vector256.Create((byte)(1 << (4 * h + k)));
                     var q = ((bytes >>> (2 * k)).AsByte() & twoBits) | (Vector256.Equals(high & bit, bit) & four);
-                    acc += KSimd.MulAdd(q, Vector256.Load(y->Qs + 128 * h + 32 * k), KSimd.PairScales(scales, 4 * h + k));
+                    sum += KSimd.Scale(KSimd.MulAddOffset(q, four, Vector256.Load(y->Qs + 128 * h + 32 * k)),
+                        KSimd.PairScales(scales, 4 * h + k));
                 }
             }
-            sum += Combine(b, y, Vector256.Sum(acc) - 4 * sumOffsets);
+            acc = GgmlLanes.FusedMultiplyAdd(d, sum, acc);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc);
     }
 
     public static float Dot512(byte* w, byte* x, int n) =>
@@ -224,7 +231,8 @@ public static unsafe class Q3K
 
     /// <summary>
     /// All 64 quant bytes at once: bit pair k gives weights 32k … 32k+31 (low half, high bit k of hmask,
-    /// sub-blocks 2k, 2k+1) and 128 + 32k … (high half, high bit 4+k, sub-blocks 8+2k, 9+2k).
+    /// sub-blocks 2k, 2k+1) and 128 + 32k … (high half, high bit 4+k, sub-blocks 8+2k, 9+2k); the halves fold
+    /// into ggml's eight lanes.
     /// </summary>
     internal static float Dot512Body(byte* w, byte* x, int n)
     {
@@ -233,32 +241,29 @@ public static unsafe class Q3K
         var twoBits = Vector512.Create((byte)3);
         var four = Vector512.Create((byte)4);
         var bias = Vector256.Create((short)32);
-        float sum = 0;
+        var acc = Vector256<float>.Zero;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ3_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
             KQuant.UnpackQ3Scales(b->Scales, packedScales);
             var scales = Avx2.ConvertToVector256Int16(Vector128.Load(packedScales)) - bias;
-            int sumOffsets = Vector256.Sum(Avx2.MultiplyAddAdjacent(Vector256.Load(y->BSums), scales));
             var scales32 = Vector512.Create(scales, Vector256<short>.Zero);
 
             var bytes = Vector512.Load(b->Qs).AsUInt16();
             var high = KSimd.Twice(Vector256.Load(b->HMask));
-            var acc = Vector512<int>.Zero;
+            var sum = Vector512<int>.Zero;
             for (int k = 0; k < 4; k++)
             {
                 var bit = Vector512.Create(Vector256.Create((byte)(1 << k)), Vector256.Create((byte)(1 << (4 + k))));
                 var q = ((bytes >>> (2 * k)).AsByte() & twoBits) | (Vector512.Equals(high & bit, bit) & four);
                 var a = Vector512.Create(Vector256.Load(y->Qs + 32 * k), Vector256.Load(y->Qs + 128 + 32 * k));
                 var lanes = KSimd.SubBlockLanes((short)(2 * k), (short)(2 * k + 1), (short)(8 + 2 * k), (short)(9 + 2 * k));
-                acc += KSimd.MulAdd(q, a, KSimd.Permute(scales32, lanes));
+                sum += KSimd.Scale(KSimd.MulAddOffset(q, four, a), KSimd.Permute(scales32, lanes));
             }
-            sum += Combine(b, y, Vector512.Sum(acc) - 4 * sumOffsets);
+            acc = GgmlLanes.FusedMultiplyAdd(d, KSimd.FoldHalves(sum), acc);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc);
     }
-
-    /// <summary>One super-block's contribution: d·dy·Σ(scale − 32)·(q − 4)·y.</summary>
-    private static float Combine(BlockQ3_K* b, BlockQ8_K* y, int sumQ) => KQuant.HalfToFloat(b->D) * y->D * sumQ;
 }

@@ -5,9 +5,9 @@ using Frugal.Numerics;
 namespace Frugal.Quants.KQuants;
 
 /// <summary>
-/// Q4_K weights (<see cref="BlockQ4_K"/>) dotted with Q8_K activations. Every dot level computes the same two
-/// integers per super-block — Σ scale[j]·Σ q·y over the sub-blocks and Σ min[j/2]·bsum[j] — and combines them
-/// with the same float steps, so all levels return bit-identical sums.
+/// Q4_K weights (<see cref="BlockQ4_K"/>) dotted with Q8_K activations. Every level returns exactly the float bits of
+/// ggml-cpu's AVX2 ggml_vec_dot_q4_K_q8_K: the eight <see cref="GgmlLanes"/> for Σ scale·q·y, plus a separate
+/// four-lane float accumulator for the min term (lane m: bsums 4m … 4m+3), added after hsum_float_8.
 /// </summary>
 public static unsafe class Q4K
 {
@@ -110,63 +110,88 @@ public static unsafe class Q4K
         _ => DotScalar(w, x, n),
     };
 
+    /// <summary>
+    /// Canonical kernel: per super-block accMin[m] = fma(dmin, minLane[m], accMin[m]) and acc[l] = fma(d, lane[l], acc[l]);
+    /// the result is hsum_float_8(acc) + ((accMin0 + accMin2) + (accMin1 + accMin3)).
+    /// </summary>
     public static float DotScalar(byte* w, byte* x, int n)
     {
         int blocks = KQuant.SuperBlocks(n, Name);
         byte* scalesThenMins = stackalloc byte[16];
-        float sum = 0;
+        int* scales = stackalloc int[8];                   // 6-bit scale of each 32-quant sub-block
+        sbyte* q = stackalloc sbyte[KQuant.SuperBlock];   // quants 0..15 in element order
+        int* lanes = stackalloc int[GgmlLanes.Count];
+        int* minLanes = stackalloc int[4];
+        float* acc = stackalloc float[GgmlLanes.Count];
+        float* accMin = stackalloc float[4];
+        new Span<float>(acc, GgmlLanes.Count).Clear();
+        new Span<float>(accMin, 4).Clear();
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ4_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
+            float dmin = -y->D * KQuant.HalfToFloat(b->DMin);
             KQuant.UnpackScalesMinsK4(b->Scales, scalesThenMins);
 
-            int sumMins = 0;
-            for (int j = 0; j < 16; j++) sumMins += y->BSums[j] * scalesThenMins[8 + j / 2];
-
-            int sumQ = 0;
-            for (int j = 0; j < 8; j++)
+            for (int m = 0; m < 4; m++)
             {
-                byte* q = b->Qs + 32 * (j / 2);
-                sbyte* a = y->Qs + 32 * j;
-                int shift = 4 * (j % 2);
-                int dot = 0;
-                for (int l = 0; l < 32; l++) dot += ((q[l] >> shift) & 0xF) * a[l];
-                sumQ += scalesThenMins[j] * dot;
+                minLanes[m] = 0;
+                for (int j = 4 * m; j < 4 * m + 4; j++) minLanes[m] += y->BSums[j] * scalesThenMins[8 + j / 2];
             }
-            sum += Combine(b, y, sumQ, sumMins);
+            GgmlLanes.FusedMultiplyAdd(accMin, dmin, minLanes, 4);
+
+            for (int j = 0; j < 8; j++) scales[j] = scalesThenMins[j];
+            for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++)
+            {
+                q[64 * c + l] = (sbyte)(b->Qs[32 * c + l] & 0xF);
+                q[64 * c + 32 + l] = (sbyte)(b->Qs[32 * c + l] >> 4);
+            }
+            new Span<int>(lanes, GgmlLanes.Count).Clear();
+            GgmlLanes.AddLanes32(q, scales, y->Qs, lanes);
+            GgmlLanes.FusedMultiplyAdd(acc, d, lanes, GgmlLanes.Count);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc) + GgmlLanes.HorizontalSum4(accMin);
     }
 
+    /// <summary>Each 16-byte half of a 32-quant chunk feeds its own accumulator: the first ggml lanes 0-3, the second 4-7.</summary>
     public static float Dot128(byte* w, byte* x, int n)
     {
         if (!Ssse3.IsSupported) return DotScalar(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
         byte* scalesThenMins = stackalloc byte[16];
         var nibble = Vector128.Create((byte)0x0F);
-        float sum = 0;
+        var accLow = Vector128<float>.Zero;
+        var accHigh = Vector128<float>.Zero;
+        var accMin = Vector128<float>.Zero;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ4_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
+            float dmin = -y->D * KQuant.HalfToFloat(b->DMin);
             KQuant.UnpackScalesMinsK4(b->Scales, scalesThenMins);
+            accMin = GgmlLanes.FusedMultiplyAdd(dmin, KQuant.PairedMinLanes(y->BSums, scalesThenMins + 8), accMin);
 
-            var acc = Vector128<int>.Zero;
+            var sumLow = Vector128<int>.Zero;
+            var sumHigh = Vector128<int>.Zero;
             for (int c = 0; c < 4; c++)
             {
                 var scaleLow = Vector128.Create((short)scalesThenMins[2 * c]);
                 var scaleHigh = Vector128.Create((short)scalesThenMins[2 * c + 1]);
-                for (int h = 0; h < 32; h += 16)
-                {
-                    var bytes = Vector128.Load(b->Qs + 32 * c + h);
-                    acc += KSimd.MulAdd(bytes & nibble, Vector128.Load(y->Qs + 64 * c + h), scaleLow);
-                    acc += KSimd.MulAdd((bytes.AsUInt16() >>> 4).AsByte() & nibble, Vector128.Load(y->Qs + 64 * c + 32 + h), scaleHigh);
-                }
+                var bytes0 = Vector128.Load(b->Qs + 32 * c);
+                var bytes1 = Vector128.Load(b->Qs + 32 * c + 16);
+                sbyte* a = y->Qs + 64 * c;
+                sumLow += KSimd.MulAdd(bytes0 & nibble, Vector128.Load(a), scaleLow)
+                        + KSimd.MulAdd((bytes0.AsUInt16() >>> 4).AsByte() & nibble, Vector128.Load(a + 32), scaleHigh);
+                sumHigh += KSimd.MulAdd(bytes1 & nibble, Vector128.Load(a + 16), scaleLow)
+                         + KSimd.MulAdd((bytes1.AsUInt16() >>> 4).AsByte() & nibble, Vector128.Load(a + 48), scaleHigh);
             }
-            sum += Combine(b, y, Vector128.Sum(acc), KQuant.BSumsTimesPairedMins(y->BSums, scalesThenMins + 8));
+            accLow = GgmlLanes.FusedMultiplyAdd(d, sumLow, accLow);
+            accHigh = GgmlLanes.FusedMultiplyAdd(d, sumHigh, accHigh);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(Vector256.Create(accLow, accHigh)) + GgmlLanes.HorizontalSum4(accMin);
     }
 
     public static float Dot256(byte* w, byte* x, int n)
@@ -175,25 +200,29 @@ public static unsafe class Q4K
         int blocks = KQuant.SuperBlocks(n, Name);
         byte* scalesThenMins = stackalloc byte[16];
         var nibble = Vector256.Create((byte)0x0F);
-        float sum = 0;
+        var acc = Vector256<float>.Zero;
+        var accMin = Vector128<float>.Zero;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ4_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
+            float dmin = -y->D * KQuant.HalfToFloat(b->DMin);
             KQuant.UnpackScalesMinsK4(b->Scales, scalesThenMins);
+            accMin = GgmlLanes.FusedMultiplyAdd(dmin, KQuant.PairedMinLanes(y->BSums, scalesThenMins + 8), accMin);
 
-            var acc = Vector256<int>.Zero;
+            var sum = Vector256<int>.Zero;
             for (int c = 0; c < 4; c++)
             {
                 var bytes = Vector256.Load(b->Qs + 32 * c);
-                acc += KSimd.MulAdd(bytes & nibble, Vector256.Load(y->Qs + 64 * c),
+                sum += KSimd.MulAdd(bytes & nibble, Vector256.Load(y->Qs + 64 * c),
                     Vector256.Create((short)scalesThenMins[2 * c]));
-                acc += KSimd.MulAdd((bytes.AsUInt16() >>> 4).AsByte() & nibble, Vector256.Load(y->Qs + 64 * c + 32),
+                sum += KSimd.MulAdd((bytes.AsUInt16() >>> 4).AsByte() & nibble, Vector256.Load(y->Qs + 64 * c + 32),
                     Vector256.Create((short)scalesThenMins[2 * c + 1]));
             }
-            sum += Combine(b, y, Vector256.Sum(acc), KQuant.BSumsTimesPairedMins(y->BSums, scalesThenMins + 8));
+            acc = GgmlLanes.FusedMultiplyAdd(d, sum, acc);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc) + GgmlLanes.HorizontalSum4(accMin);
     }
 
     public static float Dot512(byte* w, byte* x, int n) =>
@@ -201,40 +230,40 @@ public static unsafe class Q4K
 
     /// <summary>
     /// 64 bytes of quants (chunks 2m, 2m+1) at a time: low nibbles are sub-blocks 4m (low half) and 4m+2
-    /// (high half), high nibbles sub-blocks 4m+1 and 4m+3.
+    /// (high half), high nibbles sub-blocks 4m+1 and 4m+3; the halves fold into ggml's eight lanes.
     /// </summary>
     internal static float Dot512Body(byte* w, byte* x, int n)
     {
         int blocks = KQuant.SuperBlocks(n, Name);
         byte* scalesThenMins = stackalloc byte[16];
         var nibble = Vector512.Create((byte)0x0F);
-        float sum = 0;
+        var acc = Vector256<float>.Zero;
+        var accMin = Vector128<float>.Zero;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ4_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
+            float dmin = -y->D * KQuant.HalfToFloat(b->DMin);
             KQuant.UnpackScalesMinsK4(b->Scales, scalesThenMins);
+            accMin = GgmlLanes.FusedMultiplyAdd(dmin, KQuant.PairedMinLanes(y->BSums, scalesThenMins + 8), accMin);
 
-            var acc = Vector512<int>.Zero;
+            var sum = Vector512<int>.Zero;
             for (int m = 0; m < 2; m++)
             {
                 var bytes = Vector512.Load(b->Qs + 64 * m);
                 sbyte* a = y->Qs + 128 * m;
                 var low = bytes & nibble;
                 var high = (bytes.AsUInt16() >>> 4).AsByte() & nibble;
-                acc += KSimd.MulAdd(low,
+                sum += KSimd.MulAdd(low,
                     Vector512.Create(Vector256.Load(a), Vector256.Load(a + 64)),
                     Vector512.Create(Vector256.Create((short)scalesThenMins[4 * m]), Vector256.Create((short)scalesThenMins[4 * m + 2])));
-                acc += KSimd.MulAdd(high,
+                sum += KSimd.MulAdd(high,
                     Vector512.Create(Vector256.Load(a + 32), Vector256.Load(a + 96)),
                     Vector512.Create(Vector256.Create((short)scalesThenMins[4 * m + 1]), Vector256.Create((short)scalesThenMins[4 * m + 3])));
             }
-            sum += Combine(b, y, Vector512.Sum(acc), KQuant.BSumsTimesPairedMins(y->BSums, scalesThenMins + 8));
+            acc = GgmlLanes.FusedMultiplyAdd(d, KSimd.FoldHalves(sum), acc);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc) + GgmlLanes.HorizontalSum4(accMin);
     }
-
-    /// <summary>One super-block's contribution: d·dy·Σscale·q·y − dmin·dy·Σmin·bsum.</summary>
-    private static float Combine(BlockQ4_K* b, BlockQ8_K* y, int sumQ, int sumMins) =>
-        KQuant.HalfToFloat(b->D) * y->D * sumQ - KQuant.HalfToFloat(b->DMin) * y->D * sumMins;
 }

@@ -5,8 +5,10 @@ using Frugal.Numerics;
 namespace Frugal.Quants.KQuants;
 
 /// <summary>
-/// Q5_K weights (<see cref="BlockQ5_K"/>) dotted with Q8_K activations: Q4_K's scheme with a fifth quant bit
-/// (bit j of qh[l] for weight l of sub-block j). All levels return bit-identical sums.
+/// Q5_K weights (<see cref="BlockQ5_K"/>) dotted with Q8_K activations. Every level returns exactly the float bits of
+/// ggml-cpu's AVX2 ggml_vec_dot_q5_K_q8_K: the eight <see cref="GgmlLanes"/> for Σ scale·q·y, plus one scalar float
+/// for the min term, summs = fma(dmin, Σ min·bsum, summs) (gcc contracted ggml's summs += dmin·isum into one
+/// vfmadd231ss), added after hsum_float_8.
 /// </summary>
 public static unsafe class Q5K
 {
@@ -116,35 +118,45 @@ public static unsafe class Q5K
         _ => DotScalar(w, x, n),
     };
 
+    /// <summary>Canonical kernel: per super-block summs = fma(dmin, Σ min·bsum, summs) and acc[l] = fma(d, lane[l], acc[l]).</summary>
     public static float DotScalar(byte* w, byte* x, int n)
     {
         int blocks = KQuant.SuperBlocks(n, Name);
         byte* scalesThenMins = stackalloc byte[16];
-        float sum = 0;
+        int* scales = stackalloc int[8];                   // 6-bit scale of each 32-quant sub-block
+        sbyte* q = stackalloc sbyte[KQuant.SuperBlock];   // quants 0..31 in element order
+        int* lanes = stackalloc int[GgmlLanes.Count];
+        float* acc = stackalloc float[GgmlLanes.Count];
+        new Span<float>(acc, GgmlLanes.Count).Clear();
+        float sumMins = 0;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ5_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
+            float dmin = -y->D * KQuant.HalfToFloat(b->DMin);
             KQuant.UnpackScalesMinsK4(b->Scales, scalesThenMins);
 
-            int sumMins = 0;
-            for (int j = 0; j < 16; j++) sumMins += y->BSums[j] * scalesThenMins[8 + j / 2];
+            int minTerm = 0;
+            for (int j = 0; j < 16; j++) minTerm += y->BSums[j] * scalesThenMins[8 + j / 2];
+            sumMins = MathF.FusedMultiplyAdd(dmin, minTerm, sumMins);
 
-            int sumQ = 0;
-            for (int j = 0; j < 8; j++)
+            for (int j = 0; j < 8; j++) scales[j] = scalesThenMins[j];
+            for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++)
             {
-                byte* q = b->Qs + 32 * (j / 2);
-                sbyte* a = y->Qs + 32 * j;
-                int shift = 4 * (j % 2);
-                int dot = 0;
-                for (int l = 0; l < 32; l++) dot += (((q[l] >> shift) & 0xF) | (((b->Qh[l] >> j) & 1) << 4)) * a[l];
-                sumQ += scalesThenMins[j] * dot;
+                int fifth = b->Qh[l] >> (2 * c);
+                q[64 * c + l] = (sbyte)((b->Qs[32 * c + l] & 0xF) | ((fifth & 1) << 4));
+                q[64 * c + 32 + l] = (sbyte)((b->Qs[32 * c + l] >> 4) | ((fifth & 2) << 3));
             }
-            sum += Combine(b, y, sumQ, sumMins);
+            new Span<int>(lanes, GgmlLanes.Count).Clear();
+            GgmlLanes.AddLanes32(q, scales, y->Qs, lanes);
+            GgmlLanes.FusedMultiplyAdd(acc, d, lanes, GgmlLanes.Count);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc) + sumMins;
     }
 
+    /// <summary>Each 16-byte half of a 32-quant chunk feeds its own accumulator: the first ggml lanes 0-3, the second 4-7.</summary>
     public static float Dot128(byte* w, byte* x, int n)
     {
         if (!Ssse3.IsSupported) return DotScalar(w, x, n);
@@ -152,17 +164,24 @@ public static unsafe class Q5K
         byte* scalesThenMins = stackalloc byte[16];
         var nibble = Vector128.Create((byte)0x0F);
         var sixteen = Vector128.Create((byte)16);
-        float sum = 0;
+        var accLow = Vector128<float>.Zero;
+        var accHigh = Vector128<float>.Zero;
+        float sumMins = 0;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ5_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
+            float dmin = -y->D * KQuant.HalfToFloat(b->DMin);
             KQuant.UnpackScalesMinsK4(b->Scales, scalesThenMins);
+            sumMins = MathF.FusedMultiplyAdd(dmin, KQuant.BSumsTimesPairedMins(y->BSums, scalesThenMins + 8), sumMins);
 
-            var acc = Vector128<int>.Zero;
+            var sumLow = Vector128<int>.Zero;
+            var sumHigh = Vector128<int>.Zero;
             for (int h = 0; h < 32; h += 16)
             {
                 var fifth = Vector128.Load(b->Qh + h);
+                var sum = Vector128<int>.Zero;
                 for (int c = 0; c < 4; c++)
                 {
                     var bytes = Vector128.Load(b->Qs + 32 * c + h);
@@ -170,13 +189,15 @@ public static unsafe class Q5K
                     var bitHigh = Vector128.Create((byte)(2 << (2 * c)));
                     var low = (bytes & nibble) | (Vector128.Equals(fifth & bitLow, bitLow) & sixteen);
                     var high = ((bytes.AsUInt16() >>> 4).AsByte() & nibble) | (Vector128.Equals(fifth & bitHigh, bitHigh) & sixteen);
-                    acc += KSimd.MulAdd(low, Vector128.Load(y->Qs + 64 * c + h), Vector128.Create((short)scalesThenMins[2 * c]));
-                    acc += KSimd.MulAdd(high, Vector128.Load(y->Qs + 64 * c + 32 + h), Vector128.Create((short)scalesThenMins[2 * c + 1]));
+                    sum += KSimd.MulAdd(low, Vector128.Load(y->Qs + 64 * c + h), Vector128.Create((short)scalesThenMins[2 * c]));
+                    sum += KSimd.MulAdd(high, Vector128.Load(y->Qs + 64 * c + 32 + h), Vector128.Create((short)scalesThenMins[2 * c + 1]));
                 }
+                if (h == 0) sumLow = sum; else sumHigh = sum;
             }
-            sum += Combine(b, y, Vector128.Sum(acc), KQuant.BSumsTimesPairedMins(y->BSums, scalesThenMins + 8));
+            accLow = GgmlLanes.FusedMultiplyAdd(d, sumLow, accLow);
+            accHigh = GgmlLanes.FusedMultiplyAdd(d, sumHigh, accHigh);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(Vector256.Create(accLow, accHigh)) + sumMins;
     }
 
     public static float Dot256(byte* w, byte* x, int n)
@@ -186,15 +207,19 @@ public static unsafe class Q5K
         byte* scalesThenMins = stackalloc byte[16];
         var nibble = Vector256.Create((byte)0x0F);
         var sixteen = Vector256.Create((byte)16);
-        float sum = 0;
+        var acc = Vector256<float>.Zero;
+        float sumMins = 0;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ5_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
+            float dmin = -y->D * KQuant.HalfToFloat(b->DMin);
             KQuant.UnpackScalesMinsK4(b->Scales, scalesThenMins);
+            sumMins = MathF.FusedMultiplyAdd(dmin, KQuant.BSumsTimesPairedMins(y->BSums, scalesThenMins + 8), sumMins);
 
             var fifth = Vector256.Load(b->Qh);
-            var acc = Vector256<int>.Zero;
+            var sum = Vector256<int>.Zero;
             for (int c = 0; c < 4; c++)
             {
                 var bytes = Vector256.Load(b->Qs + 32 * c);
@@ -202,12 +227,12 @@ public static unsafe class Q5K
                 var bitHigh = Vector256.Create((byte)(2 << (2 * c)));
                 var low = (bytes & nibble) | (Vector256.Equals(fifth & bitLow, bitLow) & sixteen);
                 var high = ((bytes.AsUInt16() >>> 4).AsByte() & nibble) | (Vector256.Equals(fifth & bitHigh, bitHigh) & sixteen);
-                acc += KSimd.MulAdd(low, Vector256.Load(y->Qs + 64 * c), Vector256.Create((short)scalesThenMins[2 * c]));
-                acc += KSimd.MulAdd(high, Vector256.Load(y->Qs + 64 * c + 32), Vector256.Create((short)scalesThenMins[2 * c + 1]));
+                sum += KSimd.MulAdd(low, Vector256.Load(y->Qs + 64 * c), Vector256.Create((short)scalesThenMins[2 * c]));
+                sum += KSimd.MulAdd(high, Vector256.Load(y->Qs + 64 * c + 32), Vector256.Create((short)scalesThenMins[2 * c + 1]));
             }
-            sum += Combine(b, y, Vector256.Sum(acc), KQuant.BSumsTimesPairedMins(y->BSums, scalesThenMins + 8));
+            acc = GgmlLanes.FusedMultiplyAdd(d, sum, acc);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc) + sumMins;
     }
 
     public static float Dot512(byte* w, byte* x, int n) =>
@@ -215,7 +240,7 @@ public static unsafe class Q5K
 
     /// <summary>
     /// 64 quant bytes (chunks 2m, 2m+1) at a time: low nibbles are sub-blocks 4m (low half, fifth bit 4m) and
-    /// 4m+2 (high half, bit 4m+2); high nibbles sub-blocks 4m+1 and 4m+3.
+    /// 4m+2 (high half, bit 4m+2); high nibbles sub-blocks 4m+1 and 4m+3; the halves fold into ggml's eight lanes.
     /// </summary>
     internal static float Dot512Body(byte* w, byte* x, int n)
     {
@@ -223,15 +248,19 @@ public static unsafe class Q5K
         byte* scalesThenMins = stackalloc byte[16];
         var nibble = Vector512.Create((byte)0x0F);
         var sixteen = Vector512.Create((byte)16);
-        float sum = 0;
+        var acc = Vector256<float>.Zero;
+        float sumMins = 0;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ5_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
+            float dmin = -y->D * KQuant.HalfToFloat(b->DMin);
             KQuant.UnpackScalesMinsK4(b->Scales, scalesThenMins);
+            sumMins = MathF.FusedMultiplyAdd(dmin, KQuant.BSumsTimesPairedMins(y->BSums, scalesThenMins + 8), sumMins);
 
             var fifth = KSimd.Twice(Vector256.Load(b->Qh));
-            var acc = Vector512<int>.Zero;
+            var sum = Vector512<int>.Zero;
             for (int m = 0; m < 2; m++)
             {
                 var bytes = Vector512.Load(b->Qs + 64 * m);
@@ -240,19 +269,15 @@ public static unsafe class Q5K
                 var bitHigh = Vector512.Create(Vector256.Create((byte)(2 << (4 * m))), Vector256.Create((byte)(8 << (4 * m))));
                 var low = (bytes & nibble) | (Vector512.Equals(fifth & bitLow, bitLow) & sixteen);
                 var high = ((bytes.AsUInt16() >>> 4).AsByte() & nibble) | (Vector512.Equals(fifth & bitHigh, bitHigh) & sixteen);
-                acc += KSimd.MulAdd(low,
+                sum += KSimd.MulAdd(low,
                     Vector512.Create(Vector256.Load(a), Vector256.Load(a + 64)),
                     Vector512.Create(Vector256.Create((short)scalesThenMins[4 * m]), Vector256.Create((short)scalesThenMins[4 * m + 2])));
-                acc += KSimd.MulAdd(high,
+                sum += KSimd.MulAdd(high,
                     Vector512.Create(Vector256.Load(a + 32), Vector256.Load(a + 96)),
                     Vector512.Create(Vector256.Create((short)scalesThenMins[4 * m + 1]), Vector256.Create((short)scalesThenMins[4 * m + 3])));
             }
-            sum += Combine(b, y, Vector512.Sum(acc), KQuant.BSumsTimesPairedMins(y->BSums, scalesThenMins + 8));
+            acc = GgmlLanes.FusedMultiplyAdd(d, KSimd.FoldHalves(sum), acc);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc) + sumMins;
     }
-
-    /// <summary>One super-block's contribution: d·dy·Σscale·q·y − dmin·dy·Σmin·bsum.</summary>
-    private static float Combine(BlockQ5_K* b, BlockQ8_K* y, int sumQ, int sumMins) =>
-        KQuant.HalfToFloat(b->D) * y->D * sumQ - KQuant.HalfToFloat(b->DMin) * y->D * sumMins;
 }

@@ -5,9 +5,10 @@ using Frugal.Numerics;
 namespace Frugal.Quants.KQuants;
 
 /// <summary>
-/// Q6_K weights (<see cref="BlockQ6_K"/>) dotted with Q8_K activations. The vector levels multiply the
-/// unsigned q (0..63) and take the −32 offset off through the bsums; every level ends with the same integer
-/// Σ scale[j]·Σ (q − 32)·y per super-block, so all return bit-identical sums.
+/// Q6_K weights (<see cref="BlockQ6_K"/>) dotted with Q8_K activations. Every level returns exactly the float bits of
+/// ggml-cpu's AVX2 ggml_vec_dot_q6_K_q8_K (see <see cref="GgmlLanes"/>). The vector levels multiply the unsigned
+/// q (0..63) and subtract 32·y in the same int16 lanes (as ggml does), so every int32 lane holds exactly
+/// Σ scale·(q − 32)·y over its elements.
 /// </summary>
 public static unsafe class Q6K
 {
@@ -98,70 +99,76 @@ public static unsafe class Q6K
         _ => DotScalar(w, x, n),
     };
 
+    /// <summary>Canonical kernel: per super-block acc[l] = fma(d, lane[l], acc[l]) over <see cref="GgmlLanes"/>' integer lanes, then hsum_float_8.</summary>
     public static float DotScalar(byte* w, byte* x, int n)
     {
         int blocks = KQuant.SuperBlocks(n, Name);
-        float sum = 0;
+        int* scales = stackalloc int[16];                  // signed scale of each 16-quant sub-block
+        sbyte* q = stackalloc sbyte[KQuant.SuperBlock];   // q − 32 (−32..31) in element order
+        int* lanes = stackalloc int[GgmlLanes.Count];
+        float* acc = stackalloc float[GgmlLanes.Count];
+        new Span<float>(acc, GgmlLanes.Count).Clear();
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ6_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
 
-            int sumQ = 0;
-            for (int h = 0; h < 2; h++)
-            for (int e = 0; e < 4; e++)
-            for (int s = 0; s < 2; s++)
+            for (int j = 0; j < 16; j++) scales[j] = b->Scales[j];
+            for (int h = 0; h < 2; h++)            // two halves of 128 weights
+            for (int e = 0; e < 4; e++)            // 32 consecutive weights each: 128h + 32e + l
             {
-                byte* low = b->Ql + 64 * h + 32 * (e % 2) + 16 * s;
-                byte* high = b->Qh + 32 * h + 16 * s;
-                sbyte* a = y->Qs + 128 * h + 32 * e + 16 * s;
-                int dot = 0;
-                for (int l = 0; l < 16; l++)
-                    dot += ((((low[l] >> (4 * (e / 2))) & 0xF) | (((high[l] >> (2 * e)) & 3) << 4)) - 32) * a[l];
-                sumQ += b->Scales[8 * h + 2 * e + s] * dot;
+                byte* low = b->Ql + 64 * h + 32 * (e % 2);   // nibble e/2 of these bytes
+                byte* high = b->Qh + 32 * h;                 // bits 2e, 2e+1 of these
+                for (int l = 0; l < 32; l++)
+                    q[128 * h + 32 * e + l] = (sbyte)((((low[l] >> (4 * (e / 2))) & 0xF) | (((high[l] >> (2 * e)) & 3) << 4)) - 32);
             }
-            sum += Combine(b, y, sumQ);
+            new Span<int>(lanes, GgmlLanes.Count).Clear();
+            GgmlLanes.AddLanes16(q, scales, y->Qs, lanes);
+            GgmlLanes.FusedMultiplyAdd(acc, d, lanes, GgmlLanes.Count);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc);
     }
 
+    /// <summary>Each 16-byte half of a 32-quant chunk feeds its own accumulator: the first ggml lanes 0-3, the second 4-7.</summary>
     public static float Dot128(byte* w, byte* x, int n)
     {
         if (!Ssse3.IsSupported) return DotScalar(w, x, n);
         int blocks = KQuant.SuperBlocks(n, Name);
         var nibble = Vector128.Create((byte)0x0F);
         var twoBits = Vector128.Create((ushort)0x0303);
-        float sum = 0;
+        var offset = Vector128.Create((byte)32);
+        var accLow = Vector128<float>.Zero;
+        var accHigh = Vector128<float>.Zero;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ6_K*)w + i;
             var y = (BlockQ8_K*)x + i;
+            float d = y->D * KQuant.HalfToFloat(b->D);
 
-            // Σ scale[j]·bsum[j]: the −32 offset of every q, taken off once at the end.
-            var scales = Vector128.Load(b->Scales);
-            int sumOffsets = Vector128.Sum(
-                Sse2.MultiplyAddAdjacent(Vector128.Load(y->BSums), Vector128.WidenLower(scales))
-              + Sse2.MultiplyAddAdjacent(Vector128.Load(y->BSums + 8), Vector128.WidenUpper(scales)));
-
-            var acc = Vector128<int>.Zero;
+            var sumLow = Vector128<int>.Zero;
+            var sumHigh = Vector128<int>.Zero;
             for (int h = 0; h < 2; h++)
             for (int s = 0; s < 2; s++)
             {
                 var low0 = Vector128.Load(b->Ql + 64 * h + 16 * s);
                 var low1 = Vector128.Load(b->Ql + 64 * h + 32 + 16 * s);
                 var high = Vector128.Load(b->Qh + 32 * h + 16 * s).AsUInt16();
+                var sum = Vector128<int>.Zero;
                 for (int e = 0; e < 4; e++)
                 {
                     var bytes = e % 2 == 0 ? low0 : low1;
                     var lowBits = e < 2 ? bytes & nibble : (bytes.AsUInt16() >>> 4).AsByte() & nibble;
                     var highBits = (((high >>> (2 * e)) & twoBits) << 4).AsByte();
-                    acc += KSimd.MulAdd(lowBits | highBits, Vector128.Load(y->Qs + 128 * h + 32 * e + 16 * s),
+                    sum += KSimd.Scale(KSimd.MulAddOffset(lowBits | highBits, offset, Vector128.Load(y->Qs + 128 * h + 32 * e + 16 * s)),
                         Vector128.Create((short)b->Scales[8 * h + 2 * e + s]));
                 }
+                if (s == 0) sumLow += sum; else sumHigh += sum;
             }
-            sum += Combine(b, y, Vector128.Sum(acc) - 32 * sumOffsets);
+            accLow = GgmlLanes.FusedMultiplyAdd(d, sumLow, accLow);
+            accHigh = GgmlLanes.FusedMultiplyAdd(d, sumHigh, accHigh);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(Vector256.Create(accLow, accHigh));
     }
 
     public static float Dot256(byte* w, byte* x, int n)
@@ -170,16 +177,16 @@ public static unsafe class Q6K
         int blocks = KQuant.SuperBlocks(n, Name);
         var nibble = Vector256.Create((byte)0x0F);
         var twoBits = Vector256.Create((ushort)0x0303);
-        float sum = 0;
+        var offset = Vector256.Create((byte)32);
+        var acc = Vector256<float>.Zero;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ6_K*)w + i;
             var y = (BlockQ8_K*)x + i;
-
+            float d = y->D * KQuant.HalfToFloat(b->D);
             var scales = Avx2.ConvertToVector256Int16(Vector128.Load(b->Scales));   // 16 × int16
-            int sumOffsets = Vector256.Sum(Avx2.MultiplyAddAdjacent(Vector256.Load(y->BSums), scales));
 
-            var acc = Vector256<int>.Zero;
+            var sum = Vector256<int>.Zero;
             for (int h = 0; h < 2; h++)
             {
                 var low0 = Vector256.Load(b->Ql + 64 * h);
@@ -190,12 +197,13 @@ public static unsafe class Q6K
                     var bytes = e % 2 == 0 ? low0 : low1;
                     var lowBits = e < 2 ? bytes & nibble : (bytes.AsUInt16() >>> 4).AsByte() & nibble;
                     var highBits = (((high >>> (2 * e)) & twoBits) << 4).AsByte();
-                    acc += KSimd.MulAdd(lowBits | highBits, Vector256.Load(y->Qs + 128 * h + 32 * e), KSimd.PairScales(scales, 4 * h + e));
+                    sum += KSimd.Scale(KSimd.MulAddOffset(lowBits | highBits, offset, Vector256.Load(y->Qs + 128 * h + 32 * e)),
+                        KSimd.PairScales(scales, 4 * h + e));
                 }
             }
-            sum += Combine(b, y, Vector256.Sum(acc) - 32 * sumOffsets);
+            acc = GgmlLanes.FusedMultiplyAdd(d, sum, acc);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc);
     }
 
     public static float Dot512(byte* w, byte* x, int n) =>
@@ -204,24 +212,24 @@ public static unsafe class Q6K
     /// <summary>
     /// 64 low-bit bytes of a half h at a time: their low nibbles are weights 128h … 128h+63 (sub-blocks
     /// 8h … 8h+3, high bits 0-1 then 2-3 of qh), their high nibbles weights 128h+64 … (sub-blocks 8h+4 …,
-    /// high bits 4-5 then 6-7).
+    /// high bits 4-5 then 6-7); the halves fold into ggml's eight lanes.
     /// </summary>
     internal static float Dot512Body(byte* w, byte* x, int n)
     {
         int blocks = KQuant.SuperBlocks(n, Name);
         var nibble = Vector512.Create((byte)0x0F);
         var twoBits = Vector512.Create((ushort)0x0303);
-        float sum = 0;
+        var offset = Vector512.Create((byte)32);
+        var acc = Vector256<float>.Zero;
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ6_K*)w + i;
             var y = (BlockQ8_K*)x + i;
-
+            float d = y->D * KQuant.HalfToFloat(b->D);
             var scales = Avx2.ConvertToVector256Int16(Vector128.Load(b->Scales));
-            int sumOffsets = Vector256.Sum(Avx2.MultiplyAddAdjacent(Vector256.Load(y->BSums), scales));
             var scales32 = Vector512.Create(scales, Vector256<short>.Zero);
 
-            var acc = Vector512<int>.Zero;
+            var sum = Vector512<int>.Zero;
             for (int h = 0; h < 2; h++)
             {
                 var bytes = Vector512.Load(b->Ql + 64 * h);
@@ -229,16 +237,13 @@ public static unsafe class Q6K
                 var highFirst = ((Vector512.Create(high, high >>> 2) & twoBits) << 4).AsByte();
                 var highSecond = ((Vector512.Create(high >>> 4, high >>> 6) & twoBits) << 4).AsByte();
                 short first = (short)(8 * h);
-                acc += KSimd.MulAdd((bytes & nibble) | highFirst, Vector512.Load(y->Qs + 128 * h),
+                sum += KSimd.Scale(KSimd.MulAddOffset((bytes & nibble) | highFirst, offset, Vector512.Load(y->Qs + 128 * h)),
                     KSimd.Permute(scales32, KSimd.SubBlockLanes(first, (short)(first + 1), (short)(first + 2), (short)(first + 3))));
-                acc += KSimd.MulAdd(((bytes.AsUInt16() >>> 4).AsByte() & nibble) | highSecond, Vector512.Load(y->Qs + 128 * h + 64),
+                sum += KSimd.Scale(KSimd.MulAddOffset(((bytes.AsUInt16() >>> 4).AsByte() & nibble) | highSecond, offset, Vector512.Load(y->Qs + 128 * h + 64)),
                     KSimd.Permute(scales32, KSimd.SubBlockLanes((short)(first + 4), (short)(first + 5), (short)(first + 6), (short)(first + 7))));
             }
-            sum += Combine(b, y, Vector512.Sum(acc) - 32 * sumOffsets);
+            acc = GgmlLanes.FusedMultiplyAdd(d, KSimd.FoldHalves(sum), acc);
         }
-        return sum;
+        return GgmlLanes.HorizontalSum8(acc);
     }
-
-    /// <summary>One super-block's contribution: d·dy·Σscale·(q − 32)·y.</summary>
-    private static float Combine(BlockQ6_K* b, BlockQ8_K* y, int sumQ) => KQuant.HalfToFloat(b->D) * y->D * sumQ;
 }
