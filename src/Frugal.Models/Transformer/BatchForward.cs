@@ -61,19 +61,8 @@ public sealed unsafe class BatchForward : IDisposable
     /// Runs tokens [n ≤ MaxTokens] at positions startPosition… and writes the logits of the last
     /// <paramref name="logitRows"/> tokens to logits [logitRows, vocab].
     /// </summary>
-    private static readonly int DumpStep = int.TryParse(Environment.GetEnvironmentVariable("FRUGAL_DUMP"), out int d) ? d : -1;
-    private bool _dump;
-    private static void Dump(bool on, string name, float* x, int n)
-    {
-        if (!on) return;
-        double s = 0, a = 0;
-        for (int i = 0; i < n; i++) { s += x[i]; a += Math.Abs(x[i]); }
-        Console.Error.WriteLine($"{name,-24} [{n}] sum {s:G9} abs {a:G9} : {x[0]:G9} {x[1]:G9} {x[2]:G9} {x[3]:G9} {x[4]:G9} {x[5]:G9}");
-    }
-
     public void Forward(ReadOnlySpan<int> tokens, int startPosition, float* logits, int logitRows)
     {
-        _dump = tokens.Length == 1 && startPosition == DumpStep;
         var c = _config;
         int n = tokens.Length;
         if (n == 0 || n > MaxTokens) throw new ArgumentOutOfRangeException(nameof(tokens), $"a block holds 1 to {MaxTokens} tokens, got {n}");
@@ -85,7 +74,6 @@ public sealed unsafe class BatchForward : IDisposable
         var embedding = _weights.TokenEmbedding;
         var dequantize = QuantKernels.Get(embedding.Type).Dequantize;
         for (int t = 0; t < n; t++) dequantize(embedding.Row(tokens[t]), x + t * dim, dim);
-        Dump(_dump, "inp_embd", x, dim);
 
         for (int l = 0; l < c.Layers; l++)
         {
@@ -97,8 +85,6 @@ public sealed unsafe class BatchForward : IDisposable
             _matMul.Run(layer.Query, _activations, n, _q.Pointer, qDim);
             _matMul.Run(layer.Key, _activations, n, _k.Pointer, kvDim);
             _matMul.Run(layer.Value, _activations, n, _v.Pointer, kvDim);
-            Dump(_dump, $"attn_norm-{l}", normed, dim);
-            Dump(_dump, $"Qcur-{l} (mm)", _q.Pointer, qDim);
             for (int t = 0; t < n; t++)
             {
                 float* q = _q.Pointer + t * qDim, k = _k.Pointer + t * kvDim, v = _v.Pointer + t * kvDim;
@@ -109,23 +95,16 @@ public sealed unsafe class BatchForward : IDisposable
                     VectorOps.AddInPlace(v, layer.ValueBias!.Pointer, kvDim);
                 }
                 int position = startPosition + t;
-                Dump(_dump, $"Qcur-{l} (bias)", q, qDim);
-                Dump(_dump, $"Kcur-{l} (bias)", k, kvDim);
-                Dump(_dump, $"Vcur-{l} (bias)", v, kvDim);
                 Rope.Angles(position, c.RopeDims, c.RopeBase, c.RopeFrequencyScale,
                     _weights.RopeFrequencyFactors is { } factors ? factors.Pointer : null, _cos.Pointer, _sin.Pointer);
                 Rope.Apply(q, c.Heads, c.HeadDim, c.RopeDims, _options.RopeStyle, _cos.Pointer, _sin.Pointer);
                 Rope.Apply(k, c.KvHeads, c.HeadDim, c.RopeDims, _options.RopeStyle, _cos.Pointer, _sin.Pointer);
-                Dump(_dump, $"Qcur-{l} (rope)", q, qDim);
-                Dump(_dump, $"Kcur-{l} (rope)", k, kvDim);
                 VectorOps.ToHalf(k, _cache.Key(l, position), kvDim);
                 VectorOps.ToHalf(v, _cache.Value(l, position), kvDim);
             }
             _attention.Run(l, _q.Pointer, startPosition, n, _attended.Pointer);
             _activations.Prepare(_attended.Pointer, n, qDim);
-            Dump(_dump, $"kqv-{l}", _attended.Pointer, qDim);
             _matMul.Run(layer.AttentionOutput, _activations, n, _projected.Pointer, dim);
-            Dump(_dump, $"kqv_out-{l}", _projected.Pointer, dim);
             VectorOps.AddInPlace(x, _projected.Pointer, n * dim);
 
             // Feed-forward: x += down(silu(gate(normed)) * up(normed)).
@@ -133,16 +112,11 @@ public sealed unsafe class BatchForward : IDisposable
             _activations.Prepare(normed, n, dim);
             _matMul.Run(layer.Gate, _activations, n, _gate.Pointer, ffn);
             _matMul.Run(layer.Up, _activations, n, _up.Pointer, ffn);
-            Dump(_dump, $"ffn_norm-{l}", normed, dim);
-            Dump(_dump, $"ffn_gate-{l}", _gate.Pointer, ffn);
-            Dump(_dump, $"ffn_up-{l}", _up.Pointer, ffn);
-            VectorOps.SwiGlu(_gate.Pointer, _up.Pointer, n * ffn);
-            Dump(_dump, $"ffn_gate_par-{l}", _gate.Pointer, ffn);
+            // Row by row: ggml's SiLU works in chunks of 8 within each row, so rows must not run together.
+            for (int t = 0; t < n; t++) VectorOps.SwiGlu(_gate.Pointer + t * ffn, _up.Pointer + t * ffn, ffn);
             _activations.Prepare(_gate.Pointer, n, ffn);
             _matMul.Run(layer.Down, _activations, n, _projected.Pointer, dim);
-            Dump(_dump, $"ffn_out-{l}", _projected.Pointer, dim);
             VectorOps.AddInPlace(x, _projected.Pointer, n * dim);
-            Dump(_dump, $"l_out-{l}", x, dim);
         }
 
         if (logitRows == 0) return;

@@ -35,7 +35,7 @@ public sealed class LlamaCppConformanceTests(ITestOutputHelper output)
         session.EvaluateAll(tokens, logits);
 
         float tolerance = reference.IsFullPrecision ? 0.02f : 0.1f;
-        var problems = LogitComparison.Compare(reference, logits, session.VocabSize, tolerance, out string summary);
+        var problems = LogitComparison.Compare(reference, PlatformAnchor.For(referenceFile), logits, session.VocabSize, tolerance, out string summary);
         output.WriteLine(summary);
         Assert.True(problems.Count == 0, $"{referenceFile}:\n" + string.Join("\n", problems));
     }

@@ -9,21 +9,24 @@ namespace Frugal.Models.Tests.Conformance;
 /// </summary>
 public sealed class OracleTests
 {
+    // The oracle keeps activations in F32 and its KV cache in F32; the fast path quantizes activations as llama.cpp
+    // does (Q8_0 / Q8_1 / Q8_K / F16) and keeps K and V in half precision. The budgets cover that rounding, and are
+    // an order of magnitude below what a structural mistake (a wrong head, RoPE pair or norm) produces.
     public static IEnumerable<object[]> Models() =>
     [
-        ["stories260K.gguf", 0.002f],
-        ["synth-llama-tok512-F32.gguf", 0.01f],
-        ["synth-qwen2-gpt2-F16.gguf", 0.02f],
-        ["synth-llama-tok512-Q8_0.gguf", 0.05f],
-        ["synth-llama-tok512-Q4_0.gguf", 0.1f],
-        ["synth-llama-tok512-Q4_1.gguf", 0.1f],
-        ["synth-llama-tok512-Q5_0.gguf", 0.1f],
-        ["synth-llama-tok512-Q5_1.gguf", 0.1f],
-        ["synth-llama-tok512-Q2_K.gguf", 0.15f],
-        ["synth-llama-tok512-Q3_K.gguf", 0.1f],
-        ["synth-llama-tok512-Q4_K.gguf", 0.1f],
-        ["synth-llama-tok512-Q5_K.gguf", 0.1f],
-        ["synth-llama-tok512-Q6_K.gguf", 0.1f],
+        ["stories260K.gguf", 0.03f],
+        ["synth-llama-tok512-F32.gguf", 0.03f],
+        ["synth-qwen2-gpt2-F16.gguf", 0.06f],
+        ["synth-llama-tok512-Q8_0.gguf", 0.25f],
+        ["synth-llama-tok512-Q4_0.gguf", 0.25f],
+        ["synth-llama-tok512-Q4_1.gguf", 0.25f],
+        ["synth-llama-tok512-Q5_0.gguf", 0.25f],
+        ["synth-llama-tok512-Q5_1.gguf", 0.25f],
+        ["synth-llama-tok512-Q2_K.gguf", 0.3f],
+        ["synth-llama-tok512-Q3_K.gguf", 0.25f],
+        ["synth-llama-tok512-Q4_K.gguf", 0.25f],
+        ["synth-llama-tok512-Q5_K.gguf", 0.25f],
+        ["synth-llama-tok512-Q6_K.gguf", 0.25f],
     ];
 
     [SharedTheory]
@@ -39,13 +42,20 @@ public sealed class OracleTests
         session.EvaluateAll(tokens, fast);
 
         var oracle = new ReferenceTransformer(model.Binding, tokens.Length);
-        double worst = 0;
+        double worst = 0, sum = 0;
         for (int p = 0; p < tokens.Length; p++)
         {
             float[] expected = oracle.Forward(tokens[p], p);
-            for (int i = 0; i < vocab; i++) worst = Math.Max(worst, Math.Abs(expected[i] - fast[p * vocab + i]));
+            for (int i = 0; i < vocab; i++)
+            {
+                double diff = Math.Abs(expected[i] - fast[p * vocab + i]);
+                worst = Math.Max(worst, diff);
+                sum += diff;
+            }
         }
-        Assert.True(worst <= tolerance, $"{modelFile}: worst |fast - oracle| = {worst:F5} > {tolerance}");
+        double mean = sum / (tokens.Length * vocab);
+        Assert.True(worst <= tolerance && mean <= tolerance / 5,
+            $"{modelFile}: |fast - oracle| worst {worst:F5} (budget {tolerance}), mean {mean:F5} (budget {tolerance / 5})");
     }
 
     [SharedTheory]
