@@ -35,6 +35,33 @@ internal static unsafe class Block32Args
         return n >> 5;
     }
 
+    /// <summary>The signed value of largest magnitude among a block's 32 floats (the first such, as ggml's strict &lt;).</summary>
+    public static float LargestMagnitude(float* x)
+    {
+        float amax = 0, max = 0;
+        for (int k = 0; k < BlockSize; k++)
+        {
+            if (amax < MathF.Abs(x[k]))
+            {
+                amax = MathF.Abs(x[k]);
+                max = x[k];
+            }
+        }
+        return max;
+    }
+
+    /// <summary>The least and greatest of a block's 32 floats, as ggml's reference quantizers scan them.</summary>
+    public static void Range(float* x, out float min, out float max)
+    {
+        min = float.MaxValue;
+        max = -float.MaxValue;
+        for (int k = 0; k < BlockSize; k++)
+        {
+            if (x[k] < min) min = x[k];
+            if (x[k] > max) max = x[k];
+        }
+    }
+
     [DoesNotReturn]
     private static void Throw(int n, string typeName) =>
         throw (n < 0 || (n & (BlockSize - 1)) != 0

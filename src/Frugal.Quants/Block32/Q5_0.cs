@@ -12,10 +12,11 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using Frugal.Numerics;
 using Frugal.Quants.Float;
 
 namespace Frugal.Quants.Block32;
+
+using Driver = Block32Dot<Q5_0Weights, BlockQ5_0, BlockQ8_0>;
 
 /// <summary>One Q5_0 block: fp16 scale, 32 fifth bits, then 16 bytes of packed low nibbles (22 bytes).</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
@@ -36,7 +37,7 @@ public unsafe struct BlockQ5_0
 /// <summary>Kernels for Q5_0 weight rows (activations in Q8_0).</summary>
 public static unsafe class Q5_0
 {
-    private const string Name = "Q5_0";
+    internal const string Name = "Q5_0";
 
     public static void Dequantize(byte* src, float* dst, int n)
     {
@@ -63,15 +64,7 @@ public static unsafe class Q5_0
         var block = (BlockQ5_0*)dst;
         for (int b = 0; b < blocks; b++, block++, src += 32)
         {
-            float amax = 0, max = 0;
-            for (int k = 0; k < 32; k++)
-            {
-                if (amax < MathF.Abs(src[k]))
-                {
-                    amax = MathF.Abs(src[k]);
-                    max = src[k];
-                }
-            }
+            float max = Block32Args.LargestMagnitude(src);
             float d = max / -16;
             float id = d != 0 ? 1.0f / d : 0.0f;
             block->D = Fp16Bits.FromSingle(d);
@@ -89,37 +82,36 @@ public static unsafe class Q5_0
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Dot(byte* w, byte* x, int n)
-    {
-        if (Simd.Use512) return Dot512(w, x, n);
-        if (Simd.Use256) return Dot256(w, x, n);
-        if (Simd.Use128) return Dot128(w, x, n);
-        return DotScalar(w, x, n);
-    }
+    public static float Dot(byte* w, byte* x, int n) => Driver.Dot(w, x, n);
 
-    /// <summary>
-    /// Reference, in ggml's order (ggml_vec_dot_q5_0_q8_0, AVX2): eight float lanes, block by block
-    /// acc[l] = fma(d_w·d_x, Σ_(k=4l..4l+3) q_w[k]·q_x[k], acc[l]); then hsum_float_8.
-    /// </summary>
-    public static float DotScalar(byte* w, byte* x, int n)
-    {
-        int blocks = Block32Args.Blocks(n, w, x, Name);
-        BlockQ5_0* wb = (BlockQ5_0*)w;
-        BlockQ8_0* xb = (BlockQ8_0*)x;
-        float* acc = stackalloc float[8];
-        for (int l = 0; l < 8; l++) acc[l] = 0;
-        int* weights = stackalloc int[32];
-        for (int b = 0; b < blocks; b++)
-        {
-            DecodeQuants(wb + b, weights);
-            BlockLanes.Accumulate(acc, BlockLanes.Scale(wb[b].D, xb[b].D), weights, xb[b].Qs);
-        }
-        return BlockLanes.Finish(acc);
-    }
+    /// <summary>Reference in ggml's order (ggml_vec_dot_q5_0_q8_0, AVX2); see <see cref="Block32Dot{TKernel, TWeight, TActivation}.DotScalar"/>.</summary>
+    public static float DotScalar(byte* w, byte* x, int n) => Driver.DotScalar(w, x, n);
 
-    /// <summary>The block's 32 integer weights in element order: 5-bit quant − 16.</summary>
+    public static float Dot128(byte* w, byte* x, int n) => Driver.Dot128(w, x, n);
+
+    public static float Dot256(byte* w, byte* x, int n) => Driver.Dot256(w, x, n);
+
+    public static float Dot512(byte* w, byte* x, int n) => Driver.Dot512(w, x, n);
+}
+
+/// <summary>Q5_0 blocks in a dot with Q8_0 activations: quants are (nibble | fifth bit) − 16 (−16..15).</summary>
+internal readonly unsafe struct Q5_0Weights : IBlock32Weights<BlockQ5_0, BlockQ8_0>
+{
+    public static string Name => Q5_0.Name;
+    public static bool SignedQuants => true;
+    public static bool HasMinimum => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void DecodeQuants(BlockQ5_0* block, int* weights)
+    public static float Scale(BlockQ5_0* w, BlockQ8_0* x) => BlockLanes.Scale(w->D, x->D);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float AddMinimum(float summs, BlockQ5_0* w, BlockQ8_0* x) => summs;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static sbyte* ActivationQuants(BlockQ8_0* x) => x->Qs;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode(BlockQ5_0* block, int* weights)
     {
         uint qh = Unsafe.ReadUnaligned<uint>(block->Qh);
         for (int j = 0; j < 16; j++)
@@ -129,83 +121,16 @@ public static unsafe class Q5_0
         }
     }
 
-    /// <summary>One block per step as two 16-byte halves: lanes 0–3 (elements 0..15) and lanes 4–7 (elements 16..31).</summary>
-    public static float Dot128(byte* w, byte* x, int n)
-    {
-        int blocks = Block32Args.Blocks(n, w, x, Name);
-        BlockQ5_0* wb = (BlockQ5_0*)w;
-        BlockQ8_0* xb = (BlockQ8_0*)x;
-        Vector128<float> accLow = default, accHigh = default;
-        for (int b = 0; b < blocks; b++)
-        {
-            var (low, high) = Unpack.Nibbles128(wb[b].Qs);
-            uint qh = Unsafe.ReadUnaligned<uint>(wb[b].Qh);
-            var sixteen = Vector128.Create((byte)16);
-            var q0 = ((low | Unpack.FifthBitsLow128(qh)) - sixteen).AsSByte();
-            var q1 = ((high | Unpack.FifthBitsHigh128(qh)) - sixteen).AsSByte();
-            sbyte* xq = xb[b].Qs;
-            var sumsLow = Int8Dot.MultiplyAddQuads(Vector128<int>.Zero, q0, Vector128.Load(xq));
-            var sumsHigh = Int8Dot.MultiplyAddQuads(Vector128<int>.Zero, q1, Vector128.Load(xq + 16));
-            float d = BlockLanes.Scale(wb[b].D, xb[b].D);
-            accLow = BlockLanes.Accumulate(accLow, d, sumsLow);
-            accHigh = BlockLanes.Accumulate(accHigh, d, sumsHigh);
-        }
-        return BlockLanes.Finish(accLow, accHigh);
-    }
-
-    /// <summary>The block's eight int32 lane sums (lane l: elements 4l..4l+3).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> LaneSums256(BlockQ5_0* w, BlockQ8_0* x) =>
-        Int8Dot.MultiplyAddQuads(Vector256<int>.Zero, Quants256(w), Vector256.Load(x->Qs));
-
-    /// <summary>One block per step, ggml's own shape.</summary>
-    public static float Dot256(byte* w, byte* x, int n)
+    public static (Vector128<byte> Low, Vector128<byte> High) Quants128(BlockQ5_0* block)
     {
-        int blocks = Block32Args.Blocks(n, w, x, Name);
-        BlockQ5_0* wb = (BlockQ5_0*)w;
-        BlockQ8_0* xb = (BlockQ8_0*)x;
-        var acc = Vector256<float>.Zero;
-        for (int b = 0; b < blocks; b++)
-        {
-            acc = BlockLanes.Accumulate(acc, BlockLanes.Scale(wb[b].D, xb[b].D), LaneSums256(wb + b, xb + b));
-        }
-        return BlockLanes.Finish(acc);
+        var (low, high) = Unpack.Nibbles128(block->Qs);
+        uint qh = Unsafe.ReadUnaligned<uint>(block->Qh);
+        var sixteen = Vector128.Create((byte)16);
+        return ((low | Unpack.FifthBitsLow128(qh)) - sixteen, (high | Unpack.FifthBitsHigh128(qh)) - sixteen);
     }
 
-    /// <summary>
-    /// Integer work for two blocks per step (one per 256-bit half); the float accumulation stays one block at a
-    /// time in eight lanes, as ggml's order requires. An odd last block takes the 256-bit step.
-    /// </summary>
-    public static float Dot512(byte* w, byte* x, int n)
-    {
-        int blocks = Block32Args.Blocks(n, w, x, Name);
-        BlockQ5_0* wb = (BlockQ5_0*)w;
-        BlockQ8_0* xb = (BlockQ8_0*)x;
-        var acc = Vector256<float>.Zero;
-        int b = 0;
-        for (; b + 2 <= blocks; b += 2)
-        {
-            var sums = LaneSums512(wb + b, xb + b);
-            acc = BlockLanes.AccumulatePair(acc, BlockLanes.Scale(wb[b].D, xb[b].D), BlockLanes.Scale(wb[b + 1].D, xb[b + 1].D), sums);
-        }
-        for (; b < blocks; b++)
-        {
-            acc = BlockLanes.Accumulate(acc, BlockLanes.Scale(wb[b].D, xb[b].D), LaneSums256(wb + b, xb + b));
-        }
-        return BlockLanes.Finish(acc);
-    }
-
-    /// <summary>Lane sums of blocks w[0] (low half) and w[1] (high half).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> LaneSums512(BlockQ5_0* w, BlockQ8_0* x)
-    {
-        var wq = Vector512.Create(Quants256(w), Quants256(w + 1));
-        var xq = Vector512.Create(Vector256.Load(x[0].Qs), Vector256.Load(x[1].Qs));
-        return Int8Dot.MultiplyAddQuads(Vector512<int>.Zero, wq, xq);
-    }
-
-    /// <summary>The block's 32 signed weights q − 16 (−16..15) in element order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> Quants256(BlockQ5_0* block) =>
-        ((Unpack.Nibbles256(block->Qs) | Unpack.FifthBits256(Unsafe.ReadUnaligned<uint>(block->Qh))) - Vector256.Create((byte)16)).AsSByte();
+    public static Vector256<byte> Quants256(BlockQ5_0* block) =>
+        (Unpack.Nibbles256(block->Qs) | Unpack.FifthBits256(Unsafe.ReadUnaligned<uint>(block->Qh))) - Vector256.Create((byte)16);
 }
