@@ -47,6 +47,32 @@ public static unsafe partial class QuantKernels
 
     static partial void RegisterKQuantTypes(TypeKernels[] table);
 
+    /// <summary>
+    /// Enters one type's kernels in the table. <paramref name="vecDot"/> is null for activation-only types
+    /// (Q8_1, Q8_K), which convert but are never a weight row.
+    /// </summary>
+    private static void Register(TypeKernels[] table, GgmlType type, GgmlType vecDotType,
+        delegate*<byte*, float*, int, void> dequantize, delegate*<float*, byte*, int, void> quantize,
+        delegate*<byte*, byte*, int, float> vecDot)
+    {
+        table[(int)type] = new TypeKernels
+        {
+            Type = type,
+            VecDotType = vecDotType,
+            Dequantize = dequantize,
+            Quantize = quantize,
+            VecDot = vecDot,
+        };
+    }
+
+    /// <summary>A block struct's size must be ggml's bytes per block, or every row offset would be wrong.</summary>
+    private static void CheckBlockBytes(GgmlType type, int structBytes)
+    {
+        int expected = GgmlTypes.Info(type).BlockBytes;
+        if (structBytes != expected)
+            throw new InvalidOperationException($"{GgmlTypes.Name(type)} block struct is {structBytes} bytes, ggml's is {expected}");
+    }
+
     /// <summary>Kernels for a type; throws a clear error when the type has none here.</summary>
     public static ref readonly TypeKernels For(GgmlType type)
     {

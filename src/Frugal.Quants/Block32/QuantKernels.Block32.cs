@@ -18,53 +18,12 @@ public static unsafe partial class QuantKernels
         CheckBlockSize(GgmlType.Q8_0, sizeof(BlockQ8_0), BlockQ8_0.Size);
         CheckBlockSize(GgmlType.Q8_1, sizeof(BlockQ8_1), BlockQ8_1.Size);
 
-        table[(int)GgmlType.Q4_0] = new TypeKernels
-        {
-            Type = GgmlType.Q4_0,
-            VecDotType = GgmlType.Q8_0,
-            Dequantize = &Q4_0.Dequantize,
-            Quantize = &Q4_0.QuantizeReference,
-            VecDot = &Q4_0.Dot,
-        };
-        table[(int)GgmlType.Q4_1] = new TypeKernels
-        {
-            Type = GgmlType.Q4_1,
-            VecDotType = GgmlType.Q8_1,
-            Dequantize = &Q4_1.Dequantize,
-            Quantize = &Q4_1.QuantizeReference,
-            VecDot = &Q4_1.Dot,
-        };
-        table[(int)GgmlType.Q5_0] = new TypeKernels
-        {
-            Type = GgmlType.Q5_0,
-            VecDotType = GgmlType.Q8_0,
-            Dequantize = &Q5_0.Dequantize,
-            Quantize = &Q5_0.QuantizeReference,
-            VecDot = &Q5_0.Dot,
-        };
-        table[(int)GgmlType.Q5_1] = new TypeKernels
-        {
-            Type = GgmlType.Q5_1,
-            VecDotType = GgmlType.Q8_1,
-            Dequantize = &Q5_1.Dequantize,
-            Quantize = &Q5_1.QuantizeReference,
-            VecDot = &Q5_1.Dot,
-        };
-        table[(int)GgmlType.Q8_0] = new TypeKernels
-        {
-            Type = GgmlType.Q8_0,
-            VecDotType = GgmlType.Q8_0,
-            Dequantize = &Q8_0.Dequantize,
-            Quantize = &Q8_0.Quantize,
-            VecDot = &Q8_0.Dot,
-        };
-        table[(int)GgmlType.Q8_1] = new TypeKernels
-        {
-            Type = GgmlType.Q8_1,
-            VecDotType = GgmlType.Q8_1,
-            Dequantize = &Q8_1.Dequantize,
-            Quantize = &Q8_1.Quantize,
-        };
+        Register(table, GgmlType.Q4_0, GgmlType.Q8_0, &Q4_0.Dequantize, &Q4_0.QuantizeReference, &Q4_0.Dot);
+        Register(table, GgmlType.Q4_1, GgmlType.Q8_1, &Q4_1.Dequantize, &Q4_1.QuantizeReference, &Q4_1.Dot);
+        Register(table, GgmlType.Q5_0, GgmlType.Q8_0, &Q5_0.Dequantize, &Q5_0.QuantizeReference, &Q5_0.Dot);
+        Register(table, GgmlType.Q5_1, GgmlType.Q8_1, &Q5_1.Dequantize, &Q5_1.QuantizeReference, &Q5_1.Dot);
+        Register(table, GgmlType.Q8_0, GgmlType.Q8_0, &Q8_0.Dequantize, &Q8_0.Quantize, &Q8_0.Dot);
+        Register(table, GgmlType.Q8_1, GgmlType.Q8_1, &Q8_1.Dequantize, &Q8_1.Quantize, null);
     }
 
     /// <summary>The struct layout, the format's declared size and ggml's type table must agree.</summary>

@@ -224,4 +224,65 @@ internal static unsafe class KQuantFitting
         theMin = -min;
         return scale;
     }
+
+    /// <summary>
+    /// The super-block fit shared by llama.cpp's quantize_row_q4_K_ref and quantize_row_q5_K_ref: a weighted
+    /// asymmetric fit (<see cref="MakeQkx2Quants"/>, weights √(mean x²) + |x|) per sub-block of 32, the 8 scales
+    /// and 8 mins quantized to 6 bits against their maxima and packed into <paramref name="packedScales"/> (12 bytes,
+    /// see <see cref="KQuant.ScaleMinK4"/>), then every weight re-rounded against the quantized scale and min.
+    /// Writes <paramref name="d"/>, <paramref name="dMin"/> (fp16 bits), the packed scales and the 256
+    /// <paramref name="levels"/> (0..<paramref name="maxLevel"/>, element order); the formats differ only in how
+    /// they pack those levels, and in the fit's level count, rmin and step count.
+    /// </summary>
+    public static void FitScalesMinsK4(float* x, int maxLevel, float rMin, int steps,
+        byte* levels, ushort* d, ushort* dMin, byte* packedScales)
+    {
+        byte* scratch = stackalloc byte[32];
+        float* weights = stackalloc float[32];
+        float* mins = stackalloc float[8];
+        float* scales = stackalloc float[8];
+
+        float maxScale = 0, maxMin = 0;
+        for (int j = 0; j < 8; j++)
+        {
+            float sumX2 = 0;
+            for (int l = 0; l < 32; l++) sumX2 += x[32 * j + l] * x[32 * j + l];
+            float avX = MathF.Sqrt(sumX2 / 32);
+            for (int l = 0; l < 32; l++) weights[l] = avX + MathF.Abs(x[32 * j + l]);
+            scales[j] = MakeQkx2Quants(32, maxLevel, x + 32 * j, weights, levels + 32 * j, out mins[j], scratch, rMin, 0.1f, steps, false);
+            if (scales[j] > maxScale) maxScale = scales[j];
+            if (mins[j] > maxMin) maxMin = mins[j];
+        }
+
+        float invScale = maxScale > 0 ? 63f / maxScale : 0f;
+        float invMin = maxMin > 0 ? 63f / maxMin : 0f;
+        for (int j = 0; j < 8; j++)
+        {
+            byte ls = Math.Min((byte)63, (byte)KQuant.NearestInt(invScale * scales[j]));
+            byte lm = Math.Min((byte)63, (byte)KQuant.NearestInt(invMin * mins[j]));
+            if (j < 4)
+            {
+                packedScales[j] = ls;
+                packedScales[j + 4] = lm;
+            }
+            else
+            {
+                packedScales[j + 4] = (byte)((ls & 0xF) | ((lm & 0xF) << 4));
+                packedScales[j - 4] |= (byte)((ls >> 4) << 6);
+                packedScales[j] |= (byte)((lm >> 4) << 6);
+            }
+        }
+        *d = KQuant.FloatToHalf(maxScale / 63f);
+        *dMin = KQuant.FloatToHalf(maxMin / 63f);
+
+        for (int j = 0; j < 8; j++)
+        {
+            KQuant.ScaleMinK4(j, packedScales, out byte sc, out byte m);
+            float dl = KQuant.HalfToFloat(*d) * sc;
+            if (dl == 0) continue;
+            float dm = KQuant.HalfToFloat(*dMin) * m;
+            for (int l = 0; l < 32; l++)
+                levels[32 * j + l] = (byte)Math.Clamp(KQuant.NearestInt((x[32 * j + l] + dm) / dl), 0, maxLevel);
+        }
+    }
 }

@@ -14,42 +14,11 @@ public static unsafe partial class QuantKernels
         CheckBlockBytes(GgmlType.Q6_K, sizeof(BlockQ6_K));
         CheckBlockBytes(GgmlType.Q8_K, sizeof(BlockQ8_K));
 
-        table[(int)GgmlType.Q2_K] = new TypeKernels
-        {
-            Type = GgmlType.Q2_K, VecDotType = GgmlType.Q8_K,
-            Dequantize = &Q2K.Dequantize, Quantize = &Q2K.QuantizeReference, VecDot = &Q2K.Dot,
-        };
-        table[(int)GgmlType.Q3_K] = new TypeKernels
-        {
-            Type = GgmlType.Q3_K, VecDotType = GgmlType.Q8_K,
-            Dequantize = &Q3K.Dequantize, Quantize = &Q3K.QuantizeReference, VecDot = &Q3K.Dot,
-        };
-        table[(int)GgmlType.Q4_K] = new TypeKernels
-        {
-            Type = GgmlType.Q4_K, VecDotType = GgmlType.Q8_K,
-            Dequantize = &Q4K.Dequantize, Quantize = &Q4K.QuantizeReference, VecDot = &Q4K.Dot,
-        };
-        table[(int)GgmlType.Q5_K] = new TypeKernels
-        {
-            Type = GgmlType.Q5_K, VecDotType = GgmlType.Q8_K,
-            Dequantize = &Q5K.Dequantize, Quantize = &Q5K.QuantizeReference, VecDot = &Q5K.Dot,
-        };
-        table[(int)GgmlType.Q6_K] = new TypeKernels
-        {
-            Type = GgmlType.Q6_K, VecDotType = GgmlType.Q8_K,
-            Dequantize = &Q6K.Dequantize, Quantize = &Q6K.QuantizeReference, VecDot = &Q6K.Dot,
-        };
-        table[(int)GgmlType.Q8_K] = new TypeKernels
-        {
-            Type = GgmlType.Q8_K, VecDotType = GgmlType.Q8_K,
-            Dequantize = &Q8K.Dequantize, Quantize = &Q8K.Quantize,
-        };
-    }
-
-    private static void CheckBlockBytes(GgmlType type, int structBytes)
-    {
-        int expected = GgmlTypes.Info(type).BlockBytes;
-        if (structBytes != expected)
-            throw new InvalidOperationException($"{GgmlTypes.Name(type)} block struct is {structBytes} bytes, ggml's is {expected}");
+        Register(table, GgmlType.Q2_K, GgmlType.Q8_K, &Q2K.Dequantize, &Q2K.QuantizeReference, &Q2K.Dot);
+        Register(table, GgmlType.Q3_K, GgmlType.Q8_K, &Q3K.Dequantize, &Q3K.QuantizeReference, &Q3K.Dot);
+        Register(table, GgmlType.Q4_K, GgmlType.Q8_K, &Q4K.Dequantize, &Q4K.QuantizeReference, &Q4K.Dot);
+        Register(table, GgmlType.Q5_K, GgmlType.Q8_K, &Q5K.Dequantize, &Q5K.QuantizeReference, &Q5K.Dot);
+        Register(table, GgmlType.Q6_K, GgmlType.Q8_K, &Q6K.Dequantize, &Q6K.QuantizeReference, &Q6K.Dot);
+        Register(table, GgmlType.Q8_K, GgmlType.Q8_K, &Q8K.Dequantize, &Q8K.Quantize, null);
     }
 }

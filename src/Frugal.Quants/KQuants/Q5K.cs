@@ -43,58 +43,11 @@ public static unsafe class Q5K
     {
         int blocks = KQuant.SuperBlocks(n, Name);
         byte* levels = stackalloc byte[KQuant.SuperBlock];
-        byte* scratch = stackalloc byte[32];
-        float* weights = stackalloc float[32];
-        float* mins = stackalloc float[8];
-        float* scales = stackalloc float[8];
-
         for (int i = 0; i < blocks; i++)
         {
             float* x = src + i * KQuant.SuperBlock;
             var y = (BlockQ5_K*)dst + i;
-
-            float maxScale = 0, maxMin = 0;
-            for (int j = 0; j < 8; j++)
-            {
-                float sumX2 = 0;
-                for (int l = 0; l < 32; l++) sumX2 += x[32 * j + l] * x[32 * j + l];
-                float avX = MathF.Sqrt(sumX2 / 32);
-                for (int l = 0; l < 32; l++) weights[l] = avX + MathF.Abs(x[32 * j + l]);
-                scales[j] = KQuantFitting.MakeQkx2Quants(32, 31, x + 32 * j, weights, levels + 32 * j, out mins[j], scratch, -0.5f, 0.1f, 15, false);
-                if (scales[j] > maxScale) maxScale = scales[j];
-                if (mins[j] > maxMin) maxMin = mins[j];
-            }
-
-            float invScale = maxScale > 0 ? 63f / maxScale : 0f;
-            float invMin = maxMin > 0 ? 63f / maxMin : 0f;
-            for (int j = 0; j < 8; j++)
-            {
-                byte ls = Math.Min((byte)63, (byte)KQuant.NearestInt(invScale * scales[j]));
-                byte lm = Math.Min((byte)63, (byte)KQuant.NearestInt(invMin * mins[j]));
-                if (j < 4)
-                {
-                    y->Scales[j] = ls;
-                    y->Scales[j + 4] = lm;
-                }
-                else
-                {
-                    y->Scales[j + 4] = (byte)((ls & 0xF) | ((lm & 0xF) << 4));
-                    y->Scales[j - 4] |= (byte)((ls >> 4) << 6);
-                    y->Scales[j] |= (byte)((lm >> 4) << 6);
-                }
-            }
-            y->D = KQuant.FloatToHalf(maxScale / 63f);
-            y->DMin = KQuant.FloatToHalf(maxMin / 63f);
-
-            for (int j = 0; j < 8; j++)
-            {
-                KQuant.ScaleMinK4(j, y->Scales, out byte sc, out byte m);
-                float d = KQuant.HalfToFloat(y->D) * sc;
-                if (d == 0) continue;
-                float dm = KQuant.HalfToFloat(y->DMin) * m;
-                for (int l = 0; l < 32; l++)
-                    levels[32 * j + l] = (byte)Math.Clamp(KQuant.NearestInt((x[32 * j + l] + dm) / d), 0, 31);
-            }
+            KQuantFitting.FitScalesMinsK4(x, 31, -0.5f, 15, levels, &y->D, &y->DMin, y->Scales);
 
             // As Q4_K, with the fifth bit of weight 64c + l in bit 2c of qh[l] and of 64c + 32 + l in bit 2c + 1.
             for (int l = 0; l < 32; l++) y->Qh[l] = 0;
