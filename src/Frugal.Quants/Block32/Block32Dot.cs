@@ -33,13 +33,13 @@ internal unsafe interface IBlock32Weights<TWeight, TActivation>
     static abstract bool SignedQuants { get; }
 
     /// <summary>True for the formats with a per-block minimum, whose m·s terms are summed apart and added last.</summary>
-    static abstract bool HasMinimum { get; }
+    static virtual bool HasMinimum => false;
 
     /// <summary>d_w·d_x of one block pair, as ggml forms it.</summary>
     static abstract float Scale(TWeight* w, TActivation* x);
 
-    /// <summary>summs advanced by the block's minimum term (returns summs unchanged where there is no minimum).</summary>
-    static abstract float AddMinimum(float summs, TWeight* w, TActivation* x);
+    /// <summary>summs advanced by the block's minimum term; formats without a minimum keep this default.</summary>
+    static virtual float AddMinimum(float summs, TWeight* w, TActivation* x) => summs;
 
     /// <summary>The activation block's 32 int8 quants, in element order.</summary>
     static abstract sbyte* ActivationQuants(TActivation* x);

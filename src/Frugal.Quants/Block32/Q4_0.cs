@@ -90,13 +90,9 @@ internal readonly unsafe struct Q4_0Weights : IBlock32Weights<BlockQ4_0, BlockQ8
 {
     public static string Name => Q4_0.Name;
     public static bool SignedQuants => true;
-    public static bool HasMinimum => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Scale(BlockQ4_0* w, BlockQ8_0* x) => BlockLanes.Scale(w->D, x->D);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float AddMinimum(float summs, BlockQ4_0* w, BlockQ8_0* x) => summs;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static sbyte* ActivationQuants(BlockQ8_0* x) => x->Qs;

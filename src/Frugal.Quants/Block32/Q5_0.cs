@@ -99,13 +99,9 @@ internal readonly unsafe struct Q5_0Weights : IBlock32Weights<BlockQ5_0, BlockQ8
 {
     public static string Name => Q5_0.Name;
     public static bool SignedQuants => true;
-    public static bool HasMinimum => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Scale(BlockQ5_0* w, BlockQ8_0* x) => BlockLanes.Scale(w->D, x->D);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float AddMinimum(float summs, BlockQ5_0* w, BlockQ8_0* x) => summs;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static sbyte* ActivationQuants(BlockQ8_0* x) => x->Qs;

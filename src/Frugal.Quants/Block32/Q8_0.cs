@@ -72,21 +72,21 @@ public static unsafe class Q8_0
     }
 
     /// <summary>Activation quantizer, bit-exact with ggml-cpu's x86 quantize_row_q8_0 (vectorized where possible).</summary>
-    public static void Quantize(float* src, byte* dst, int n)
-    {
-        int blocks = Block32Args.Blocks(n, src, dst, Name);
-        var block = (BlockQ8_0*)dst;
-        for (int b = 0; b < blocks; b++, block++, src += 32)
-            block->D = Fp16Bits.FromSingle(ActivationQuant.Block(src, block->Qs, out _));
-    }
+    public static void Quantize(float* src, byte* dst, int n) => QuantizeRow(src, dst, n, vectorized: true);
 
     /// <summary>Scalar reference of <see cref="Quantize"/>; produces the same bytes.</summary>
-    public static void QuantizeScalar(float* src, byte* dst, int n)
+    public static void QuantizeScalar(float* src, byte* dst, int n) => QuantizeRow(src, dst, n, vectorized: false);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void QuantizeRow(float* src, byte* dst, int n, bool vectorized)
     {
         int blocks = Block32Args.Blocks(n, src, dst, Name);
         var block = (BlockQ8_0*)dst;
         for (int b = 0; b < blocks; b++, block++, src += 32)
-            block->D = Fp16Bits.FromSingle(ActivationQuant.BlockScalar(src, block->Qs, out _));
+        {
+            float d = vectorized ? ActivationQuant.Block(src, block->Qs, out _) : ActivationQuant.BlockScalar(src, block->Qs, out _);
+            block->D = Fp16Bits.FromSingle(d);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -107,13 +107,9 @@ internal readonly unsafe struct Q8_0Weights : IBlock32Weights<BlockQ8_0, BlockQ8
 {
     public static string Name => Q8_0.Name;
     public static bool SignedQuants => true;
-    public static bool HasMinimum => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Scale(BlockQ8_0* w, BlockQ8_0* x) => BlockLanes.Scale(w->D, x->D);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float AddMinimum(float summs, BlockQ8_0* w, BlockQ8_0* x) => summs;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static sbyte* ActivationQuants(BlockQ8_0* x) => x->Qs;

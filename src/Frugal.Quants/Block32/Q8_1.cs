@@ -10,6 +10,7 @@
 // The precomputed s lets a Q4_1/Q5_1 dot add its per-block minimum as m_w · s_x instead of summing
 // the activations. Quantization follows ggml-cpu's x86 quantize_row_q8_1 (same rule as Q8_0's Quantize).
 // There is no Q8_1 × Q8_1 dot: ggml has none, and no model stores Q8_1 weights.
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Frugal.Quants.Float;
 
@@ -48,26 +49,21 @@ public static unsafe class Q8_1
     }
 
     /// <summary>Activation quantizer, bit-exact with ggml-cpu's x86 quantize_row_q8_1 (vectorized where possible).</summary>
-    public static void Quantize(float* src, byte* dst, int n)
-    {
-        int blocks = Block32Args.Blocks(n, src, dst, Name);
-        var block = (BlockQ8_1*)dst;
-        for (int b = 0; b < blocks; b++, block++, src += 32)
-        {
-            float d = ActivationQuant.Block(src, block->Qs, out int quantSum);
-            block->D = Fp16Bits.FromSingle(d);
-            block->S = Fp16Bits.FromSingle(d * quantSum);
-        }
-    }
+    public static void Quantize(float* src, byte* dst, int n) => QuantizeRow(src, dst, n, vectorized: true);
 
     /// <summary>Scalar reference of <see cref="Quantize"/>; produces the same bytes.</summary>
-    public static void QuantizeScalar(float* src, byte* dst, int n)
+    public static void QuantizeScalar(float* src, byte* dst, int n) => QuantizeRow(src, dst, n, vectorized: false);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void QuantizeRow(float* src, byte* dst, int n, bool vectorized)
     {
         int blocks = Block32Args.Blocks(n, src, dst, Name);
         var block = (BlockQ8_1*)dst;
         for (int b = 0; b < blocks; b++, block++, src += 32)
         {
-            float d = ActivationQuant.BlockScalar(src, block->Qs, out int quantSum);
+            float d = vectorized
+                ? ActivationQuant.Block(src, block->Qs, out int quantSum)
+                : ActivationQuant.BlockScalar(src, block->Qs, out quantSum);
             block->D = Fp16Bits.FromSingle(d);
             block->S = Fp16Bits.FromSingle(d * quantSum);
         }
