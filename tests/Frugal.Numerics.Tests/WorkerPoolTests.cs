@@ -4,23 +4,38 @@ namespace Frugal.Numerics.Tests;
 
 public sealed class WorkerPoolTests
 {
-    private sealed class RecordThreads(int threads) : IParallelWork
+    private sealed class RecordThreads(int chunks) : IParallelWork
     {
-        public readonly int[] ManagedThreadIds = new int[threads];
+        public readonly int[] ChunkRuns = new int[chunks];
+        public readonly HashSet<int> ManagedThreadIds = [];
         public int Calls;
 
-        public void Execute(int threadIndex, int threadCount)
+        /// <summary>When set, a chunk run by this thread waits (up to a second) until another thread has run one in this run.</summary>
+        public int WaitingThreadId = -1;
+        private int _runsByOthers;
+
+        public void StartRun() => Volatile.Write(ref _runsByOthers, 0);
+
+        public void Execute(int chunkIndex, int chunkCount)
         {
-            ManagedThreadIds[threadIndex] = Environment.CurrentManagedThreadId;
+            Interlocked.Increment(ref ChunkRuns[chunkIndex]);
+            lock (ManagedThreadIds) ManagedThreadIds.Add(Environment.CurrentManagedThreadId);
             Interlocked.Increment(ref Calls);
+            if (Environment.CurrentManagedThreadId != WaitingThreadId)
+            {
+                Interlocked.Increment(ref _runsByOthers);
+                return;
+            }
+            var deadline = DateTime.UtcNow.AddSeconds(1);
+            while (Volatile.Read(ref _runsByOthers) == 0 && DateTime.UtcNow < deadline && chunkCount > 1) Thread.SpinWait(100);
         }
     }
 
     private sealed class Throwing : IParallelWork
     {
-        public void Execute(int threadIndex, int threadCount)
+        public void Execute(int chunkIndex, int chunkCount)
         {
-            if (threadIndex == 1) throw new InvalidOperationException("worker failed");
+            if (chunkIndex == 1) throw new InvalidOperationException("worker failed");
         }
     }
 
@@ -28,13 +43,21 @@ public sealed class WorkerPoolTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(4)]
-    public void Every_thread_takes_part_in_every_run(int threads)
+    public void Every_chunk_runs_exactly_once_per_run_and_the_workers_take_part(int threads)
     {
         using var pool = new WorkerPool(threads);
-        var work = new RecordThreads(threads);
-        for (int run = 0; run < 200; run++) pool.Run(work);
-        Assert.Equal(200 * threads, work.Calls);
-        Assert.Equal(threads, work.ManagedThreadIds.Distinct().Count());
+        // Chunks are claimed, not assigned: the caller's chunk waits until another thread has run one, so a run
+        // can only finish quickly if the workers really take part.
+        var work = new RecordThreads(threads) { WaitingThreadId = Environment.CurrentManagedThreadId };
+        for (int run = 0; run < 50; run++)
+        {
+            work.StartRun();
+            pool.Run(work);
+        }
+        Assert.Equal(50 * threads, work.Calls);
+        Assert.All(work.ChunkRuns, runs => Assert.Equal(50, runs));
+        Assert.True(work.ManagedThreadIds.Count <= threads, "more threads than the pool has ran chunks");
+        if (threads > 1) Assert.True(work.ManagedThreadIds.Count > 1, "no worker thread ran a chunk");
     }
 
     [Fact]

@@ -60,9 +60,9 @@ internal sealed unsafe class ActivationQuantizer : IParallelWork, IDisposable
         return _target;
     }
 
-    public void Execute(int threadIndex, int threadCount)
+    public void Execute(int chunkIndex, int chunkCount)
     {
-        for (int t = threadIndex; t < _tokens; t += threadCount)
+        for (int t = chunkIndex; t < _tokens; t += chunkCount)
         {
             _quantize(_source + (long)t * _cols, _target + t * _targetRowBytes, _cols);
         }

@@ -24,9 +24,9 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
     private readonly int _headDim;
     private readonly float _scale;
     private readonly int _scoreStride;
-    private readonly NativeBuffer<float> _scores;   // [threads, contextSize rounded up to 8]
-    private readonly NativeBuffer<Half> _halves;    // [threads, headDim + contextSize]: the query, then the weights, in half
-    private readonly NativeBuffer<float> _partials; // [threads, 32, headDim]: per-lane sums of weight · value
+    private readonly NativeBuffer<float> _scores;   // [chunks (one per pool thread), contextSize rounded up to 8]
+    private readonly NativeBuffer<Half> _halves;    // [chunks, headDim + contextSize]: the query, then the weights, in half
+    private readonly NativeBuffer<float> _partials; // [chunks, 32, headDim]: per-lane sums of weight · value
     private float* _queries;
     private float* _output;
     private int _layer;
@@ -61,15 +61,15 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
         _pool.Run(this);
     }
 
-    public void Execute(int threadIndex, int threadCount)
+    public void Execute(int chunkIndex, int chunkCount)
     {
-        float* scores = _scores.Pointer + (long)threadIndex * _scoreStride;
-        Half* query = _halves.Pointer + (long)threadIndex * (_headDim + _scoreStride);
+        float* scores = _scores.Pointer + (long)chunkIndex * _scoreStride;
+        Half* query = _halves.Pointer + (long)chunkIndex * (_headDim + _scoreStride);
         Half* weights = query + _headDim;
-        float* partials = _partials.Pointer + (long)threadIndex * Lanes * _headDim;
+        float* partials = _partials.Pointer + (long)chunkIndex * Lanes * _headDim;
         int group = _heads / _kvHeads;
         int queryDim = _heads * _headDim;
-        for (int item = threadIndex; item < _tokens * _heads; item += threadCount)
+        for (int item = chunkIndex; item < _tokens * _heads; item += chunkCount)
         {
             int t = item / _heads, h = item % _heads;
             int kvOffset = h / group * _headDim;

@@ -33,11 +33,11 @@ internal sealed unsafe class MatMul : IParallelWork
         _pool.Run(this);
     }
 
-    public void Execute(int threadIndex, int threadCount)
+    public void Execute(int chunkIndex, int chunkCount)
     {
         int rows = _weights.Rows;
-        int chunk = ((rows + threadCount - 1) / threadCount + 15) & ~15;
-        int start = threadIndex * chunk;
+        int chunk = ((rows + chunkCount - 1) / chunkCount + 15) & ~15;
+        int start = chunkIndex * chunk;
         int end = Math.Min(rows, start + chunk);
         int cols = _weights.Cols;
         for (int r = start; r < end; r++)
