@@ -10,36 +10,6 @@ namespace Frugal.Numerics;
 /// </summary>
 public static unsafe class VectorOps
 {
-    /// <summary>Sum of x[i]*y[i] over n floats, accumulated in float lanes.</summary>
-    public static float Dot(float* x, float* y, int n)
-    {
-        int i = 0;
-        float sum = 0;
-        if (Simd.Use512 && n >= 16)
-        {
-            var acc = Vector512<float>.Zero;
-            for (; i <= n - 16; i += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(y + i), acc);
-            sum = Vector512.Sum(acc);
-        }
-        else if (Simd.Use256 && n >= 8)
-        {
-            var acc = Vector256<float>.Zero;
-            for (; i <= n - 8; i += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), acc);
-            sum = Vector256.Sum(acc);
-        }
-        else if (Simd.Use128 && n >= 4)
-        {
-            var acc = Vector128<float>.Zero;
-            for (; i <= n - 4; i += 4) acc += Vector128.Load(x + i) * Vector128.Load(y + i);
-            sum = Vector128.Sum(acc);
-        }
-        for (; i < n; i++) sum += x[i] * y[i];
-        return sum;
-    }
-
-    /// <summary>Sum of squares of n floats.</summary>
-    public static float SumOfSquares(float* x, int n) => Dot(x, x, n);
-
     /// <summary>dst[i] = x[i] * scale * weight[i] (the second half of RMS norm).</summary>
     public static void ScaleMultiply(float* x, float scale, float* weight, float* dst, int n)
     {
@@ -86,28 +56,6 @@ public static unsafe class VectorOps
         for (; i < n; i++) dst[i] += x[i];
     }
 
-    /// <summary>dst[i] += a * x[i] (axpy).</summary>
-    public static void MultiplyAdd(float* dst, float a, float* x, int n)
-    {
-        int i = 0;
-        if (Simd.Use512)
-        {
-            var va = Vector512.Create(a);
-            for (; i <= n - 16; i += 16) Vector512.Store(Vector512.FusedMultiplyAdd(va, Vector512.Load(x + i), Vector512.Load(dst + i)), dst + i);
-        }
-        else if (Simd.Use256)
-        {
-            var va = Vector256.Create(a);
-            for (; i <= n - 8; i += 8) Vector256.Store(Vector256.FusedMultiplyAdd(va, Vector256.Load(x + i), Vector256.Load(dst + i)), dst + i);
-        }
-        else if (Simd.Use128)
-        {
-            var va = Vector128.Create(a);
-            for (; i <= n - 4; i += 4) Vector128.Store(Vector128.Load(dst + i) + va * Vector128.Load(x + i), dst + i);
-        }
-        for (; i < n; i++) dst[i] += a * x[i];
-    }
-
     /// <summary>acc[i] = fma(x[i], a, acc[i]): one rounding per element, the same at every vector width.</summary>
     public static void FusedMultiplyAdd(float* x, float a, float* acc, int n)
     {
@@ -123,27 +71,6 @@ public static unsafe class VectorOps
             for (; i <= n - 8; i += 8) Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i), va, Vector256.Load(acc + i)), acc + i);
         }
         for (; i < n; i++) acc[i] = MathF.FusedMultiplyAdd(x[i], a, acc[i]);
-    }
-
-    /// <summary>Maximum of n floats (n ≥ 1).</summary>
-    public static float Max(float* x, int n)
-    {
-        int i = 0;
-        float max = float.NegativeInfinity;
-        if (Simd.Use512 && n >= 16)
-        {
-            var m = Vector512.Create(float.NegativeInfinity);
-            for (; i <= n - 16; i += 16) m = Vector512.Max(m, Vector512.Load(x + i));
-            for (int k = 0; k < 16; k++) max = MathF.Max(max, m[k]);
-        }
-        else if (Simd.Use256 && n >= 8)
-        {
-            var m = Vector256.Create(float.NegativeInfinity);
-            for (; i <= n - 8; i += 8) m = Vector256.Max(m, Vector256.Load(x + i));
-            for (int k = 0; k < 8; k++) max = MathF.Max(max, m[k]);
-        }
-        for (; i < n; i++) max = MathF.Max(max, x[i]);
-        return max;
     }
 
     /// <summary>
@@ -247,12 +174,5 @@ public static unsafe class VectorOps
     {
         if (Simd.Use128) System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src, n), new Span<float>(dst, n));
         else for (int i = 0; i < n; i++) dst[i] = (float)src[i];
-    }
-
-    /// <summary>Rounds every float through half precision and back (what ggml does to an activation dotted with F16).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void RoundThroughHalf(float* x, int n)
-    {
-        for (int i = 0; i < n; i++) x[i] = (float)(Half)x[i];
     }
 }
