@@ -21,7 +21,18 @@ public readonly unsafe struct TypeKernels
     /// <summary>Dot of one weight row of this type with n activations in <see cref="VecDotType"/>: (w, x, n) → sum.</summary>
     public delegate*<byte*, byte*, int, float> VecDot { get; init; }
 
+    /// <summary>
+    /// The dot for matrices whose row count is a multiple of 8, where this type has one: llama.cpp repacks such
+    /// matrices into interleaved groups of 8 rows at load (Q4_0 on AVX2) and multiplies them with a kernel that sums
+    /// each block in full before scaling, a different float order from <see cref="VecDot"/>. Null: use VecDot.
+    /// </summary>
+    public delegate*<byte*, byte*, int, float> VecDotRowGroups { get; init; }
+
     public bool HasDot => VecDot != null;
+
+    /// <summary>The dot llama.cpp would use for a matrix of <paramref name="rows"/> rows of this type.</summary>
+    public delegate*<byte*, byte*, int, float> DotForRows(int rows) =>
+        VecDotRowGroups != null && rows % 8 == 0 ? VecDotRowGroups : VecDot;
 }
 
 /// <summary>
@@ -53,7 +64,7 @@ public static unsafe partial class QuantKernels
     /// </summary>
     private static void Register(TypeKernels[] table, GgmlType type, GgmlType vecDotType,
         delegate*<byte*, float*, int, void> dequantize, delegate*<float*, byte*, int, void> quantize,
-        delegate*<byte*, byte*, int, float> vecDot)
+        delegate*<byte*, byte*, int, float> vecDot, delegate*<byte*, byte*, int, float> vecDotRowGroups = null)
     {
         table[(int)type] = new TypeKernels
         {
@@ -62,6 +73,7 @@ public static unsafe partial class QuantKernels
             Dequantize = dequantize,
             Quantize = quantize,
             VecDot = vecDot,
+            VecDotRowGroups = vecDotRowGroups,
         };
     }
 

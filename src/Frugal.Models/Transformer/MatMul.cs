@@ -25,7 +25,7 @@ internal sealed unsafe class MatMul : IParallelWork
     public void Run(in WeightMatrix weights, ActivationQuantizer activations, int tokens, float* output, int outputStride)
     {
         _weights = weights;
-        _dot = QuantKernels.For(weights.Type).VecDot;
+        _dot = QuantKernels.For(weights.Type).DotForRows(weights.Rows);
         _activations = activations.Get(QuantKernels.For(weights.Type).VecDotType, out _activationRowBytes);
         _tokens = tokens;
         _output = output;

@@ -161,6 +161,43 @@ internal static unsafe class Block32Dot<TKernel, TWeight, TActivation>
     }
 
     /// <summary>
+    /// The order of llama.cpp's interleaved-row kernels (ggml_gemv_q4_0_8x8_q8_0 on AVX2): each block's integer
+    /// sum in full, then acc = fma(sum, d_w·d_x, acc) block by block, from zero. The integer sums are exact at
+    /// every width, so every level returns the same bits.
+    /// </summary>
+    public static float DotBlockOrder(byte* w, byte* x, int n)
+    {
+        int blocks = Block32Args.Blocks(n, w, x, TKernel.Name);
+        TWeight* wb = (TWeight*)w;
+        TActivation* xb = (TActivation*)x;
+        float acc = 0;
+        float summs = 0;
+        if (Simd.Use256)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                int sum = Vector256.Sum(LaneSums256(wb + b, xb + b));
+                acc = MathF.FusedMultiplyAdd(sum, TKernel.Scale(wb + b, xb + b), acc);
+                summs = TKernel.AddMinimum(summs, wb + b, xb + b);
+            }
+        }
+        else
+        {
+            int* weights = stackalloc int[32];
+            for (int b = 0; b < blocks; b++)
+            {
+                TKernel.Decode(wb + b, weights);
+                sbyte* xq = TKernel.ActivationQuants(xb + b);
+                int sum = 0;
+                for (int k = 0; k < 32; k++) sum += weights[k] * xq[k];
+                acc = MathF.FusedMultiplyAdd(sum, TKernel.Scale(wb + b, xb + b), acc);
+                summs = TKernel.AddMinimum(summs, wb + b, xb + b);
+            }
+        }
+        return Finish(acc, summs);
+    }
+
+    /// <summary>
     /// hsum_float_8 plus the minimum terms. Formats without a minimum return the sum untouched: adding a zero
     /// summs would turn a −0 result into +0.
     /// </summary>

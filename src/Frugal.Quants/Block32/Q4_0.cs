@@ -75,6 +75,12 @@ public static unsafe class Q4_0
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Dot(byte* w, byte* x, int n) => Driver.Dot(w, x, n);
 
+    /// <summary>
+    /// The order of ggml_gemv_q4_0_8x8_q8_0, which llama.cpp uses on AVX2 for Q4_0 matrices whose row count is a
+    /// multiple of 8 (it repacks them at load): see <see cref="Block32Dot{TKernel, TWeight, TActivation}.DotBlockOrder"/>.
+    /// </summary>
+    public static float DotRowGroups(byte* w, byte* x, int n) => Driver.DotBlockOrder(w, x, n);
+
     /// <summary>Reference in ggml's order (ggml_vec_dot_q4_0_q8_0, AVX2); see <see cref="Block32Dot{TKernel, TWeight, TActivation}.DotScalar"/>.</summary>
     public static float DotScalar(byte* w, byte* x, int n) => Driver.DotScalar(w, x, n);
 
