@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 LLAMA_BENCH=${LLAMA_BENCH:-/tmp/llama/build/bin/llama-bench}
 dotnet build src/Frugal.Cli -c Release -v q --nologo >/dev/null
 F=src/Frugal.Cli/bin/Release/net10.0/frugal
-for m in stories260K synth-llama-spm-Q4_K_M; do
+for m in ${MODELS:-stories260K synth-llama-spm-Q4_0 synth-llama-spm-Q4_K_M}; do
   for t in 1 2; do
     ll=$("$LLAMA_BENCH" -m ../shared/models/$m.gguf -t $t -p 0 -n 128 -r 5 -o csv 2>/dev/null | tail -1 | awk -F, '{gsub(/"/,"",$0); print $(NF-1)}')
     fr=$(for r in 1 2 3 4 5; do $F run --model ../shared/models/$m.gguf --prompt "Once upon a time" --temperature 0 --n-predict 128 --threads $t --json 2>/dev/null | python3 -c "import json,sys;print(json.load(sys.stdin)['timings']['generation_tokens_per_second'])"; done | sort -g | sed -n 3p)
