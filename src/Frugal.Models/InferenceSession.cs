@@ -21,6 +21,13 @@ public sealed unsafe class InferenceSession : IDisposable
         _lastLogits = new NativeBuffer<float>(_config.VocabSize);
     }
 
+    /// <summary>Sees the activations of every later evaluation (calibration tools such as imatrix and prune).</summary>
+    public ForwardObserver? Observer
+    {
+        get => _forward.Observer;
+        set => _forward.Observer = value;
+    }
+
     /// <summary>Number of tokens already in the KV cache.</summary>
     public int Position { get; private set; }
 

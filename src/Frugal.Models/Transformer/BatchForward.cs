@@ -33,6 +33,9 @@ public sealed unsafe class BatchForward : IDisposable
     private readonly NativeBuffer<float> _cos;      // [ropeDims/2]
     private readonly NativeBuffer<float> _sin;      // [ropeDims/2]
 
+    /// <summary>Sees the activations of every forward pass when set (calibration tools); null in serving.</summary>
+    public ForwardObserver? Observer { get; set; }
+
     public BatchForward(ArchitectureBinding model, KvCache cache, WorkerPool pool)
     {
         _config = model.Config;
@@ -78,10 +81,17 @@ public sealed unsafe class BatchForward : IDisposable
         for (int l = 0; l < c.Layers; l++)
         {
             var layer = _weights.Layers[l];
+            Observer?.LayerInput(l, x, n, dim);
 
             // Attention: normed = rmsnorm(x); q, k, v = projections (+ biases); RoPE; append k, v to the cache.
             for (int t = 0; t < n; t++) VectorOps.RmsNorm(x + t * dim, layer.AttentionNorm.Pointer, normed + t * dim, dim, c.RmsNormEpsilon);
             _activations.Prepare(normed, n, dim);
+            if (Observer is { } observer)
+            {
+                observer.MatMulInput(l, layer.Query, normed, n, dim);
+                observer.MatMulInput(l, layer.Key, normed, n, dim);
+                observer.MatMulInput(l, layer.Value, normed, n, dim);
+            }
             _matMul.Run(layer.Query, _activations, n, _q.Pointer, qDim);
             _matMul.Run(layer.Key, _activations, n, _k.Pointer, kvDim);
             _matMul.Run(layer.Value, _activations, n, _v.Pointer, kvDim);
@@ -104,25 +114,34 @@ public sealed unsafe class BatchForward : IDisposable
             }
             _attention.Run(l, _q.Pointer, startPosition, n, _attended.Pointer);
             _activations.Prepare(_attended.Pointer, n, qDim);
+            Observer?.MatMulInput(l, layer.AttentionOutput, _attended.Pointer, n, qDim);
             _matMul.Run(layer.AttentionOutput, _activations, n, _projected.Pointer, dim);
             VectorOps.AddInPlace(x, _projected.Pointer, n * dim);
 
             // Feed-forward: x += down(silu(gate(normed)) * up(normed)).
             for (int t = 0; t < n; t++) VectorOps.RmsNorm(x + t * dim, layer.FeedForwardNorm.Pointer, normed + t * dim, dim, c.RmsNormEpsilon);
             _activations.Prepare(normed, n, dim);
+            if (Observer is { } ffnObserver)
+            {
+                ffnObserver.MatMulInput(l, layer.Gate, normed, n, dim);
+                ffnObserver.MatMulInput(l, layer.Up, normed, n, dim);
+            }
             _matMul.Run(layer.Gate, _activations, n, _gate.Pointer, ffn);
             _matMul.Run(layer.Up, _activations, n, _up.Pointer, ffn);
             // Row by row: ggml's SiLU works in chunks of 8 within each row, so rows must not run together.
             for (int t = 0; t < n; t++) VectorOps.SwiGlu(_gate.Pointer + t * ffn, _up.Pointer + t * ffn, ffn);
             _activations.Prepare(_gate.Pointer, n, ffn);
+            Observer?.MatMulInput(l, layer.Down, _gate.Pointer, n, ffn);
             _matMul.Run(layer.Down, _activations, n, _projected.Pointer, dim);
             VectorOps.AddInPlace(x, _projected.Pointer, n * dim);
         }
 
+        Observer?.LayerInput(c.Layers, x, n, dim);
         if (logitRows == 0) return;
         int first = n - logitRows;
         for (int t = first; t < n; t++) VectorOps.RmsNorm(x + t * dim, _weights.OutputNorm.Pointer, normed + (t - first) * dim, dim, c.RmsNormEpsilon);
         _activations.Prepare(normed, logitRows, dim);
+        Observer?.MatMulInput(-1, _weights.Output, normed, logitRows, dim);
         _matMul.Run(_weights.Output, _activations, logitRows, logits, c.VocabSize);
     }
 
