@@ -42,6 +42,7 @@ public static class ImportanceMatrixBuilder
 
         var tokenizer = model.Tokenizer;
         int[] tokens = tokenizer.Encode(text, addSpecial: true, parseSpecial: false);
+        // llama-imatrix insists on two chunks' worth of tokens (a leftover of its perplexity code); one is enough here.
         int available = tokens.Length / context;
         if (available == 0)
             throw new ArgumentException($"the calibration text has {tokens.Length} tokens, fewer than one chunk of {context} (use a longer text or a smaller --ctx)");
