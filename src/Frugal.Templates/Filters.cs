@@ -118,9 +118,9 @@ internal static class Filters
         a.Check("abs");
         return v switch
         {
-            long l => l == long.MinValue ? throw new JinjaRuntimeException("integer overflow in abs") : Math.Abs(l),
+            long l => l == long.MinValue ? throw new JinjaRuntimeException("integer overflow in abs") : (object)Math.Abs(l),
             bool b => b ? 1L : 0L,
-            double d => Math.Abs(d),
+            double d => (object)Math.Abs(d),
             Undefined u => throw u.Fail(),
             _ => throw new JinjaRuntimeException($"bad operand type for abs(): '{PyOps.TypeName(v)}'"),
         };
@@ -400,12 +400,19 @@ internal static class Filters
             {
                 current = [];
                 currentKey = k;
-                groups.Add(new object?[] { caseSensitive ? k : raw(item), current });
+                var group = new object?[] { caseSensitive ? k : raw(item), current };
+                GroupTuples.Add(group, group);
+                groups.Add(group);
             }
             current.Add(item);
         }
         return groups;
     }
+
+    // groupby's results are (grouper, list) tuples that also answer .grouper and .list, like Jinja2's namedtuple.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object?[], object?[]> GroupTuples = new();
+
+    public static bool IsGroup(object?[] tuple) => GroupTuples.TryGetValue(tuple, out _);
 
     private static object? Indent(Interpreter it, object? v, CallArguments a)
     {

@@ -422,9 +422,9 @@ internal static class PyOps
 
     public static object? Negate(object? v) => v switch
     {
-        long l => l == long.MinValue ? throw new JinjaRuntimeException("integer overflow in unary '-'") : -l,
+        long l => l == long.MinValue ? throw new JinjaRuntimeException("integer overflow in unary '-'") : (object)(-l),
         bool b => b ? -1L : 0L,
-        double d => -d,
+        double d => (object)(-d),
         Undefined u => throw u.Fail(),
         _ => throw new JinjaRuntimeException($"bad operand type for unary -: '{TypeName(v)}'"),
     };
@@ -503,6 +503,8 @@ internal static class PyOps
                 if (Methods.Has(obj, name)) return new BoundMethod(obj, name);
                 return dict.TryGetValue(name, out object? value) ? value : Undefined.Member(obj, name);
             case null: return Undefined.Member(null, name);
+            case object?[] group when Filters.IsGroup(group) && name is "grouper" or "list":
+                return name == "grouper" ? group[0] : group[1];
             default:
                 return Methods.Has(obj, name) ? new BoundMethod(obj, name) : Undefined.Member(obj, name);
         }
