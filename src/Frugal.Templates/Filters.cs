@@ -26,9 +26,9 @@ internal static class Filters
         ["d"] = Default,
         ["default"] = Default,
         ["dictsort"] = DictSort,
-        ["e"] = (_, v, a) => { a.Check("escape"); return Escape(v); },
-        ["escape"] = (_, v, a) => { a.Check("escape"); return Escape(v); },
-        ["forceescape"] = (_, v, a) => { a.Check("forceescape"); return Escape(v); },
+        ["e"] = (_, v, a) => { a.Check("escape"); return Markup.Escape(v); },
+        ["escape"] = (_, v, a) => { a.Check("escape"); return Markup.Escape(v); },
+        ["forceescape"] = (_, v, a) => { a.Check("forceescape"); return Markup.Escape(new string(PyOps.Str(v).AsSpan())); },
         ["filesizeformat"] = FileSizeFormat,
         ["first"] = (_, v, a) => { a.Check("first"); var items = PyOps.Iterate(v); return items.Count > 0 ? items[0] : new Undefined("No first item, sequence was empty."); },
         ["last"] = (_, v, a) => { a.Check("last"); var items = PyOps.Iterate(v); return items.Count > 0 ? items[^1] : new Undefined("No last item, sequence was empty."); },
@@ -54,8 +54,8 @@ internal static class Filters
         },
         ["join"] = Join,
         ["list"] = (_, v, a) => { a.Check("list"); return PyOps.Iterate(v); },
-        ["lower"] = (_, v, a) => { a.Check("lower"); return PyOps.Str(v).ToLowerInvariant(); },
-        ["upper"] = (_, v, a) => { a.Check("upper"); return PyOps.Str(v).ToUpperInvariant(); },
+        ["lower"] = (_, v, a) => { a.Check("lower"); return Markup.Preserve(v, PyOps.Str(v).ToLowerInvariant()); },
+        ["upper"] = (_, v, a) => { a.Check("upper"); return Markup.Preserve(v, PyOps.Str(v).ToUpperInvariant()); },
         ["map"] = Map,
         ["max"] = (it, v, a) => MinOrMax(it, v, a, "max"),
         ["min"] = (it, v, a) => MinOrMax(it, v, a, "min"),
@@ -74,7 +74,7 @@ internal static class Filters
             return items;
         },
         ["round"] = Round,
-        ["safe"] = (_, v, a) => { a.Check("safe"); return v is string ? v : PyOps.Str(v); },
+        ["safe"] = (_, v, a) => { a.Check("safe"); return Markup.IsMarkup(v) ? v : Markup.Mark(PyOps.Str(v)); },
         ["slice"] = SliceInto,
         ["sort"] = Sort,
         ["string"] = (_, v, a) => { a.Check("string"); return PyOps.Str(v); },
@@ -85,9 +85,9 @@ internal static class Filters
         {
             a.Check("tojson", "indent");
             object? indent = a.Get(0, "indent");
-            return Json.Dumps(v, indent is null ? null : PyOps.ToIndex(indent, "indent"), htmlSafe: true);
+            return Markup.Mark(Json.Dumps(v, indent is null ? null : PyOps.ToIndex(indent, "indent"), htmlSafe: true));
         },
-        ["trim"] = (_, v, a) => { a.Check("trim", "chars"); return Methods.Strip(PyOps.Str(v), a.Get(0, "chars"), left: true, right: true); },
+        ["trim"] = (_, v, a) => { a.Check("trim", "chars"); return Markup.Preserve(v, Methods.Strip(PyOps.Str(v), a.Get(0, "chars"), left: true, right: true)); },
         ["truncate"] = Truncate,
         ["unique"] = Unique,
         ["urlencode"] = (_, v, a) => { a.Check("urlencode"); return Uri.EscapeDataString(PyOps.Str(v)).Replace("%2F", "/"); },
@@ -156,24 +156,6 @@ internal static class Filters
         return new string(' ', left) + s + new string(' ', margin - left);
     }
 
-    private static string Escape(object? v)
-    {
-        string s = PyOps.Str(v);
-        var sb = new StringBuilder(s.Length);
-        foreach (char c in s)
-        {
-            sb.Append(c switch
-            {
-                '&' => "&amp;",
-                '<' => "&lt;",
-                '>' => "&gt;",
-                '"' => "&#34;",
-                '\'' => "&#39;",
-                _ => c.ToString(),
-            });
-        }
-        return sb.ToString();
-    }
 
     private static object? Batch(Interpreter it, object? v, CallArguments a)
     {
@@ -431,7 +413,7 @@ internal static class Filters
             foreach (string line in lines.Skip(1)) sb.Append('\n').Append(line.Length > 0 ? indention + line : line);
             result = sb.ToString();
         }
-        return PyOps.Limit(first ? indention + result : result, it.Options.MaxOutputLength);
+        return Markup.Preserve(v, PyOps.Limit(first ? indention + result : result, it.Options.MaxOutputLength));
     }
 
     private static object? ToInt(Interpreter it, object? v, CallArguments a)

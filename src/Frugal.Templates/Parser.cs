@@ -348,7 +348,7 @@ internal sealed class Parser
         do
         {
             var t = Current;
-            string name = ParseDottedName();
+            string name = ParseFilterName();
             var args = Current.IsOperator("(") ? ParseCallArgs() : ArgList.None;
             filters.Add(new FilterExpr(t.Line, null, name, args));
         } while (SkipOperator("|"));
@@ -615,7 +615,7 @@ internal sealed class Parser
             if (t.IsOperator("|"))
             {
                 _pos++;
-                string name = ParseDottedName();
+                string name = ParseFilterName();
                 var args = Current.IsOperator("(") ? ParseCallArgs() : ArgList.None;
                 node = new FilterExpr(t.Line, node, name, args);
             }
@@ -623,7 +623,10 @@ internal sealed class Parser
             {
                 _pos++;
                 bool negated = SkipName("not");
+                var nameToken = Current;
                 string name = ParseDottedName();
+                // Like Jinja2, unknown tests are reported when the template is compiled, not when it runs.
+                if (!Tests.Exists(name)) throw Error($"no test named '{name}'", nameToken);
                 ArgList args = ArgList.None;
                 if (Current.IsOperator("(")) args = ParseCallArgs();
                 else if ((Current.Kind is TokenKind.Name or TokenKind.String or TokenKind.Integer or TokenKind.Float
@@ -639,6 +642,14 @@ internal sealed class Parser
             else if (t.IsOperator("(")) node = new CallExpr(t.Line, node, ParseCallArgs());
             else return node;
         }
+    }
+
+    private string ParseFilterName()
+    {
+        var nameToken = Current;
+        string name = ParseDottedName();
+        if (!Filters.Exists(name)) throw Error($"no filter named '{name}'", nameToken);
+        return name;
     }
 
     private string ParseDottedName()

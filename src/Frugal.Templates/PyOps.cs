@@ -318,7 +318,8 @@ internal static class PyOps
                 case "+":
                     if (integers) return checked(ToLong(a) + ToLong(b));
                     if (numbers) return ToDouble(a) + ToDouble(b);
-                    if (a is string sa && b is string sb) return Limit(string.Concat(sa, sb), maxLength);
+                    if (a is string sa && b is string sb)
+                        return Limit(Markup.IsMarkup(sa) || Markup.IsMarkup(sb) ? Markup.Concat(sa, sb) : string.Concat(sa, sb), maxLength);
                     if (a is List<object?> la && b is List<object?> lb) return Limit<List<object?>>([.. la, .. lb], maxLength);
                     if (a is object?[] ta && b is object?[] tb) return Limit<object?[]>([.. ta, .. tb], maxLength);
                     break;
@@ -404,7 +405,7 @@ internal static class PyOps
     {
         if (times <= 0) return sequence switch { string => "", object?[] => Array.Empty<object?>(), _ => new List<object?>() };
         long length = sequence switch { string s => s.Length, object?[] t => t.Length, _ => ((List<object?>)sequence).Count } * times;
-        if (length > maxLength) throw new JinjaRuntimeException($"result of repetition would exceed {maxLength} items");
+        if (length > maxLength) throw new JinjaRuntimeException($"result of repetition exceeds the limit of {maxLength} items");
         switch (sequence)
         {
             case string s: return new StringBuilder(s.Length * (int)times).Insert(0, s, (int)times).ToString();

@@ -88,7 +88,9 @@ internal sealed class TupleTarget(List<AssignTarget> items) : AssignTarget
 {
     public override void Assign(Scope scope, object? value)
     {
-        var values = PyOps.Iterate(value is Undefined u ? throw u.Fail() : value);
+        if (value is Undefined u) throw u.Fail();
+        if (!PyOps.IsIterable(value)) throw new JinjaRuntimeException($"cannot unpack non-iterable {PyOps.TypeName(value)} object");
+        var values = PyOps.Iterate(value);
         if (values.Count < items.Count) throw new JinjaRuntimeException($"not enough values to unpack (expected {items.Count}, got {values.Count})");
         if (values.Count > items.Count) throw new JinjaRuntimeException($"too many values to unpack (expected {items.Count})");
         for (int i = 0; i < items.Count; i++) items[i].Assign(scope, values[i]);

@@ -48,7 +48,7 @@ internal static class Tests
         [">="] = (_, v, a) => PyOps.Compare(v, a.Get(0, "other"), ">=") >= 0,
         ["in"] = (_, v, a) => PyOps.Contains(a.Get(0, "seq"), v),
         ["sameas"] = (_, v, a) => SameAs(v, a.Get(0, "other")),
-        ["escaped"] = (_, _, _) => false,
+        ["escaped"] = (_, v, _) => Markup.IsMarkup(v),
         ["filter"] = (_, v, _) => v is string name && Filters.Exists(name),
         ["test"] = (_, v, _) => v is string name && Exists(name),
     };

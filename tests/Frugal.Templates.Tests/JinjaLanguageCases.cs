@@ -102,6 +102,8 @@ public static class JinjaLanguageCases
         { "{% for x in l %}{% if loop.changed(x > 1) %}C{% endif %}{{ x }}{% endfor %}|{% for x in l %}{{ loop.depth }}{{ loop.depth0 }}{% endfor %}", true, "C3C1C2|101010" },
         { "{% if messages[0]['role'] == 'system' %}{% set system = messages[0]['content'] %}{% set rest = messages[1:] %}{% else %}{% set rest = messages %}{% endif %}{{ system }}:{{ rest | length }}", true, "Be brief.:2" },
         { "{%- for message in messages -%}\n{%- if message.role == 'assistant' and message.tool_calls is defined -%}\n{%- for tc in message.tool_calls -%}\n<tool>{{ tc.function | tojson }}</tool>\n{%- endfor -%}\n{%- else -%}\n<{{ message.role }}>{{ message.content | e }}</{{ message.role }}>\n{%- endif -%}\n{%- endfor -%}", true, "<system>Be brief.</system><user>Hi &lt;there&gt; &amp; &#39;you&#39;</user><tool>{\"arguments\": {\"city\": \"Paris\", \"days\": 3}, \"name\": \"get_weather\"}</tool>" },
-        { "{{ 'line1\\nline2' }}{# a\nmulti-line comment #}after\n", true, "line1\nline2after" },
+        { "{{ 'line1\\nline2' }}{# a\nmulti-line comment #}after", true, "line1\nline2after" },
+        { "{{ '<a>' + ('x'|safe) }}|{{ ('<'|e) + '<' }}|{{ 'a\"' + {'k': \"v'\"}|tojson }}|{{ ('<b>'|safe) ~ '<i>' }}|{{ '<'|e|e }}|{{ ('a'|tojson) is escaped }}|{{ 'a' is escaped }}|{{ '<'|forceescape|forceescape }}|{{ ('<x> '|safe|trim) + '&' }}|{{ ('<x>'|safe|upper) + '&' }}", true, "&lt;a&gt;x|&lt;&lt;|a&#34;{\"k\": \"v\\u0027\"}|<b><i>|&lt;|True|False|&amp;lt;|<x>&amp;|<X>&amp;" },
+        { "{%- for key, val in {'name': 'f', 'params': {'a': 1}}.items() %}{{ '\"' + key + '\": ' + val|tojson }}, {% endfor %}\n", true, "&#34;name&#34;: \"f\", &#34;params&#34;: {\"a\": 1}, " },
     };
 }
