@@ -10,10 +10,17 @@ public sealed class ChatTemplate
     private readonly string _eosToken;
 
     public ChatTemplate(string source, string bosToken, string eosToken, Func<DateTime>? clock = null)
+        : this(source, bosToken, eosToken, new JinjaOptions { TrimBlocks = true, LstripBlocks = true, Clock = clock })
     {
-        _template = JinjaTemplate.Parse(source, new JinjaOptions { TrimBlocks = true, LstripBlocks = true, Clock = clock });
-        _bosToken = bosToken;
-        _eosToken = eosToken;
+    }
+
+    /// <summary>With explicit options (for instance <see cref="ToJsonStyle.Transformers"/> tojson).</summary>
+    public ChatTemplate(string source, string bosToken, string eosToken, JinjaOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _template = JinjaTemplate.Parse(source, options);
+        _bosToken = bosToken ?? throw new ArgumentNullException(nameof(bosToken));
+        _eosToken = eosToken ?? throw new ArgumentNullException(nameof(eosToken));
     }
 
     /// <summary>Renders a conversation. Messages are dictionaries such as {role, content} (plus tool_calls,

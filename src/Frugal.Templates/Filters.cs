@@ -83,6 +83,14 @@ internal static class Filters
         ["title"] = (_, v, a) => { a.Check("title"); return Title(PyOps.Str(v)); },
         ["tojson"] = (it, v, a) =>
         {
+            if (it.Options.ToJson == ToJsonStyle.Transformers)
+            {
+                a.Check("tojson", "ensure_ascii", "indent", "separators", "sort_keys");
+                object? width = a.Get(1, "indent");
+                return Json.Dumps(v, width is null ? null : PyOps.ToIndex(width, "indent"), htmlSafe: false,
+                    sortKeys: PyOps.Truthy(a.Get(3, "sort_keys", false)), ensureAscii: PyOps.Truthy(a.Get(0, "ensure_ascii", false)),
+                    separators: a.Get(2, "separators"));
+            }
             a.Check("tojson", "indent");
             object? indent = a.Get(0, "indent");
             return Markup.Mark(Json.Dumps(v, indent is null ? null : PyOps.ToIndex(indent, "indent"), htmlSafe: true));

@@ -16,6 +16,10 @@ public sealed class JinjaOptions
     /// <summary>Keep the template's final newline (Jinja2 drops one by default).</summary>
     public bool KeepTrailingNewline { get; init; }
 
+    /// <summary>How the tojson filter writes JSON: Python Jinja2's own (the default) or Hugging Face transformers'
+    /// override that chat models were trained with.</summary>
+    public ToJsonStyle ToJson { get; init; } = ToJsonStyle.Jinja2;
+
     /// <summary>Most loop iterations (all loops together) one render may run; guards against runaway templates.</summary>
     public int MaxLoopIterations { get; init; } = 1_000_000;
 
@@ -24,4 +28,14 @@ public sealed class JinjaOptions
 
     /// <summary>Largest output (and largest string or list built along the way), in characters or items.</summary>
     public int MaxOutputLength { get; init; } = 16 * 1024 * 1024;
+}
+
+/// <summary>The two tojson flavours chat templates meet in practice.</summary>
+public enum ToJsonStyle
+{
+    /// <summary>Jinja2: keys sorted, non-ASCII as \uXXXX, &lt; &gt; &amp; ' escaped for HTML, result is Markup.</summary>
+    Jinja2,
+
+    /// <summary>transformers' chat-template tojson: insertion order, UTF-8 text kept, no HTML escaping, plain string.</summary>
+    Transformers,
 }

@@ -3,19 +3,31 @@ using System.Text;
 
 namespace Frugal.Templates;
 
-/// <summary>Python's <c>json.dumps(value, sort_keys=True, indent=...)</c> as Jinja2's tojson calls it (ASCII-only
-/// output, ", "/": " separators or "," with indent), plus tojson's HTML-safe escaping of &lt; &gt; &amp; '.</summary>
+/// <summary>Python's <c>json.dumps</c>: as Jinja2's tojson calls it (sort_keys=True, ASCII-only output, ", "/": "
+/// separators or "," with indent, then HTML-safe escaping of &lt; &gt; &amp; ') or with transformers' arguments.</summary>
 internal static class Json
 {
-    public static string Dumps(object? value, int? indent, bool htmlSafe)
+    // Per-call settings of json.dumps; item/key separators default as Python's do (", " becomes "," with indent).
+    private sealed record Style(int? Indent, bool SortKeys, bool EnsureAscii, string ItemSeparator, string KeySeparator);
+
+    public static string Dumps(object? value, int? indent, bool htmlSafe, bool sortKeys = true, bool ensureAscii = true, object? separators = null)
     {
+        string itemSeparator = indent is null ? ", " : ",", keySeparator = ": ";
+        if (separators is not null)
+        {
+            var pair = PyOps.Iterate(separators);
+            if (pair.Count != 2 || pair[0] is not string item || pair[1] is not string key)
+                throw new JinjaRuntimeException("separators must be an (item_separator, key_separator) pair of strings");
+            (itemSeparator, keySeparator) = (item, key);
+        }
+        var style = new Style(indent, sortKeys, ensureAscii, itemSeparator, keySeparator);
         var sb = new StringBuilder();
-        Write(sb, value, indent, 0);
+        Write(sb, value, style, 0);
         if (!htmlSafe) return sb.ToString();
         return sb.Replace("<", "\\u003c").Replace(">", "\\u003e").Replace("&", "\\u0026").Replace("'", "\\u0027").ToString();
     }
 
-    private static void Write(StringBuilder sb, object? value, int? indent, int depth)
+    private static void Write(StringBuilder sb, object? value, Style style, int depth)
     {
         if (depth > 200) throw new JinjaRuntimeException("value is nested too deeply to serialize as JSON");
         switch (value)
@@ -26,7 +38,7 @@ internal static class Json
             case double d:
                 sb.Append(double.IsNaN(d) ? "NaN" : double.IsPositiveInfinity(d) ? "Infinity" : double.IsNegativeInfinity(d) ? "-Infinity" : PyOps.FloatRepr(d));
                 break;
-            case string s: WriteString(sb, s); break;
+            case string s: WriteString(sb, s, style.EnsureAscii); break;
             case List<object?> or object?[]:
                 {
                     var items = (IReadOnlyList<object?>)value;
@@ -34,11 +46,11 @@ internal static class Json
                     sb.Append('[');
                     for (int i = 0; i < items.Count; i++)
                     {
-                        if (i > 0) sb.Append(indent is null ? ", " : ",");
-                        NewLine(sb, indent, depth + 1);
-                        Write(sb, items[i], indent, depth + 1);
+                        if (i > 0) sb.Append(style.ItemSeparator);
+                        NewLine(sb, style.Indent, depth + 1);
+                        Write(sb, items[i], style, depth + 1);
                     }
-                    NewLine(sb, indent, depth);
+                    NewLine(sb, style.Indent, depth);
                     sb.Append(']');
                     break;
                 }
@@ -47,7 +59,8 @@ internal static class Json
                     if (dict.Count == 0) { sb.Append("{}"); break; }
                     var entries = dict.Select(e => (Key: KeyString(e.Key), e.Value)).ToList();
                     // sort_keys=True: Python sorts the original keys, which must all be strings (or all numbers).
-                    if (dict.Keys.All(k => k is string)) entries.Sort((a, b) => PyOps.CompareCodePoints(a.Key, b.Key));
+                    if (!style.SortKeys) { }
+                    else if (dict.Keys.All(k => k is string)) entries.Sort((a, b) => PyOps.CompareCodePoints(a.Key, b.Key));
                     else
                     {
                         var keys = dict.Keys.ToList();
@@ -58,13 +71,13 @@ internal static class Json
                     sb.Append('{');
                     for (int i = 0; i < entries.Count; i++)
                     {
-                        if (i > 0) sb.Append(indent is null ? ", " : ",");
-                        NewLine(sb, indent, depth + 1);
-                        WriteString(sb, entries[i].Key);
-                        sb.Append(": ");
-                        Write(sb, entries[i].Value, indent, depth + 1);
+                        if (i > 0) sb.Append(style.ItemSeparator);
+                        NewLine(sb, style.Indent, depth + 1);
+                        WriteString(sb, entries[i].Key, style.EnsureAscii);
+                        sb.Append(style.KeySeparator);
+                        Write(sb, entries[i].Value, style, depth + 1);
                     }
-                    NewLine(sb, indent, depth);
+                    NewLine(sb, style.Indent, depth);
                     sb.Append('}');
                     break;
                 }
@@ -89,8 +102,9 @@ internal static class Json
         sb.Append('\n').Append(' ', indent.Value * depth);
     }
 
-    /// <summary>A JSON string with ensure_ascii: everything outside printable ASCII becomes \uXXXX.</summary>
-    private static void WriteString(StringBuilder sb, string s)
+    /// <summary>A JSON string; with ensure_ascii everything outside printable ASCII becomes \uXXXX, otherwise only
+    /// control characters are escaped (as Python does).</summary>
+    private static void WriteString(StringBuilder sb, string s, bool ensureAscii)
     {
         sb.Append('"');
         foreach (char c in s)
@@ -105,7 +119,7 @@ internal static class Json
                 case '\b': sb.Append("\\b"); break;
                 case '\f': sb.Append("\\f"); break;
                 default:
-                    if (c < 0x20 || c > 0x7E) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    if (c < 0x20 || (ensureAscii && c > 0x7E)) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
                     else sb.Append(c);
                     break;
             }

@@ -213,6 +213,19 @@ public sealed class JinjaBehaviourTests
         Assert.Equal("15 Jan 2026 06:30 PM Thu", Render("{{ strftime_now('%d %b %Y %I:%M %p %a') }}", options: options));
     }
 
+    [Fact]
+    public void TransformersToJsonKeepsOrderAndTextAndDoesNotEscape()
+    {
+        var options = new JinjaOptions { ToJson = ToJsonStyle.Transformers };
+        const string value = "{% set x = {'b': 1, 'a': '\u00e9<&>\\n', 'c': [1, 2]} %}";
+        Assert.Equal("{\"b\": 1, \"a\": \"\u00e9<&>\\n\", \"c\": [1, 2]}", Render(value + "{{ x | tojson }}", options: options));
+        Assert.Equal("{\n  \"b\": 1,\n  \"a\": \"\u00e9<&>\\n\",\n  \"c\": [\n    1,\n    2\n  ]\n}", Render(value + "{{ x | tojson(indent=2) }}", options: options));
+        Assert.Equal("{\"a\":\"\\u00e9<&>\\n\",\"b\":1,\"c\":[1,2]}",
+            Render(value + "{{ x | tojson(ensure_ascii=true, separators=(',', ':'), sort_keys=true) }}", options: options));
+        Assert.Equal("\"<\": 1", Render("{{ '\"<\": ' + 1 | tojson }}", options: options));
+        Assert.Equal("&#34;&lt;&#34;: 1", Render("{{ '\"<\": ' + 1 | tojson }}"));
+    }
+
     // ---------------- API ----------------
 
     [Fact]
