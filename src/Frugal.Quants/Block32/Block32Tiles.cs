@@ -24,21 +24,26 @@ internal static unsafe class Block32Tile<TKernel, TWeight, TActivation>
     where TWeight : unmanaged
     where TActivation : unmanaged
 {
+    /// <summary>Largest row (in blocks) whose activation scales fit the stack buffer; longer rows take the per-dot path.</summary>
+    private const int MaxStackBlocks = 4096;
+
     public static void LaneOrder(in DotTile tile)
     {
         int blocks = TileKernels.Blocks(tile, 32, TKernel.Name);
-        if (!TileKernels.Use256)
+        if (!TileKernels.Use256 || blocks > MaxStackBlocks)
         {
             PerDot(tile, 0, tile.Rows);
             return;
         }
         int rows = tile.Rows & ~3;
-        for (int r = 0; r < rows; r += 4)
+        float* activationScales = stackalloc float[blocks];   // d_x of every block of the current token, widened
+        for (int t = 0; t < tile.Tokens; t++)
         {
-            for (int t = 0; t < tile.Tokens; t++)
+            byte* x = tile.Activations + t * tile.ActivationStride;
+            for (int b = 0; b < blocks; b++) activationScales[b] = Fp16Bits.ToSingle(TKernel.ActivationScaleBits((TActivation*)x + b));
+            for (int r = 0; r < rows; r += 4)
             {
-                Rows4(tile.Weights + r * tile.WeightStride, tile.WeightStride, tile.Activations + t * tile.ActivationStride,
-                    blocks, tile.Output + t * tile.OutputStride + r);
+                Rows4(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, activationScales, blocks, tile.Output + t * tile.OutputStride + r);
             }
         }
         PerDot(tile, rows, tile.Rows - rows);
@@ -57,17 +62,26 @@ internal static unsafe class Block32Tile<TKernel, TWeight, TActivation>
         }
     }
 
-    /// <summary>Four consecutive rows (stride bytes apart) × one activation row; writes output[0..3].</summary>
-    private static void Rows4(byte* w, long stride, byte* x, int blocks, float* output)
+    /// <summary>
+    /// Four consecutive rows (stride bytes apart) × one activation row whose block scales are widened in
+    /// activationScales; writes output[0..3]. Prefetches the next four rows, which follow in memory.
+    /// </summary>
+    private static void Rows4(byte* w, long stride, byte* x, float* activationScales, int blocks, float* output)
     {
+        byte* next = w + 4 * stride;
+        int prefetchStep = sizeof(TWeight) * 4;
         TWeight* w0 = (TWeight*)w, w1 = (TWeight*)(w + stride), w2 = (TWeight*)(w + 2 * stride), w3 = (TWeight*)(w + 3 * stride);
         TActivation* xb = (TActivation*)x;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         float summs0 = 0, summs1 = 0, summs2 = 0, summs3 = 0;
         for (int b = 0; b < blocks; b++)
         {
+            // Every line of the next four rows: prefetches at most 64 bytes apart (prefetchStep ≤ 192).
+            Sse.Prefetch0(next + b * prefetchStep);
+            Sse.Prefetch0(next + b * prefetchStep + 64);
+            if (prefetchStep > 128) Sse.Prefetch0(next + b * prefetchStep + 128);
             var xq = Vector256.Load(TKernel.ActivationQuants(xb + b));
-            float dx = Fp16Bits.ToSingle(TKernel.ActivationScaleBits(xb + b));
+            float dx = activationScales[b];
             // d_w·d_x of the four rows, each the single product the one-row kernel forms.
             var d = Fp16Bits.ToSingle(Vector128.Create((uint)TKernel.ScaleBits(w0 + b), TKernel.ScaleBits(w1 + b),
                 TKernel.ScaleBits(w2 + b), TKernel.ScaleBits(w3 + b))) * Vector128.Create(dx);
@@ -101,14 +115,19 @@ internal static unsafe class Block32Tile<TKernel, TWeight, TActivation>
 
 /// <summary>
 /// Tile kernel of Q4_0's row-group dot (<see cref="Q4_0.DotRowGroups"/>). Decode (one token) takes eight rows per
-/// sweep; prefill takes two rows × four tokens, with the scales of the four tokens widened once per token group.
+/// sweep; prefill takes two rows × four tokens.
+/// <para>
+/// The quants enter pmaddubsw unsigned (0..15) and the −8 comes back once per block as 8·Σx, precomputed per token:
+/// Σ(q − 8)·x = Σq·x − 8·Σx, exact in integers. Three levels of phaddw stay exact in int16 (16 products of at most
+/// 15·128 = 1920 each: ≤ 30720); the two 128-bit halves are added in int32.
+/// </para>
 /// </summary>
 internal static unsafe class Q4_0Tiles
 {
     private const int BlockBytes = BlockQ4_0.Size;
     private const int ActivationBlockBytes = BlockQ8_0.Size;
 
-    /// <summary>Largest row (in blocks) whose token-group scales fit the stack buffer; longer rows take the per-dot path.</summary>
+    /// <summary>Largest row (in blocks) whose per-token tables fit the stack buffers; longer rows take the per-dot path.</summary>
     private const int MaxStackBlocks = 2048;
 
     public static void RowGroups(in DotTile tile)
@@ -122,27 +141,25 @@ internal static unsafe class Q4_0Tiles
         int rows8 = tile.Rows & ~7;
         int tokens4 = tile.Rows >= 2 ? tile.Tokens & ~3 : 0;
         int rows2 = tile.Rows & ~1;
-        float* tokenScales = stackalloc float[4 * blocks];   // [block, token of the group]: d_x as float
-        float* rowScales = stackalloc float[2 * blocks];     // [row of the pair, block]: d_w as float
+        float* scales = stackalloc float[4 * blocks];   // [block, token of the group]: d_x widened
+        int* offsets = stackalloc int[4 * blocks];      // [block, token of the group]: 8·Σx
         for (int t = 0; t < tokens4; t += 4)
         {
             byte* x = tile.Activations + t * tile.ActivationStride;
-            WidenTokenScales(x, tile.ActivationStride, blocks, tokenScales);
+            for (int k = 0; k < 4; k++) TokenTables(x + k * tile.ActivationStride, blocks, scales + k, offsets + k, 4);
             for (int r = 0; r < rows2; r += 2)
             {
-                byte* w = tile.Weights + r * tile.WeightStride;
-                WidenRowScales(w, blocks, rowScales);
-                WidenRowScales(w + tile.WeightStride, blocks, rowScales + blocks);
-                Rows2Tokens4(w, tile.WeightStride, x, tile.ActivationStride, blocks, rowScales, tokenScales,
+                Rows2Tokens4(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, tile.ActivationStride, blocks, scales, offsets,
                     tile.Output + t * tile.OutputStride + r, tile.OutputStride);
             }
         }
         for (int t = tokens4; t < tile.Tokens; t++)
         {
             byte* x = tile.Activations + t * tile.ActivationStride;
+            TokenTables(x, blocks, scales, offsets, 1);
             for (int r = 0; r < rows8; r += 8)
             {
-                Rows8(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, blocks, tile.Output + t * tile.OutputStride + r);
+                Rows8(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, scales, offsets, blocks, tile.Output + t * tile.OutputStride + r);
             }
         }
         // What the two shapes above leave: an odd last row of the token groups, rows beyond the last eight of the rest.
@@ -162,59 +179,78 @@ internal static unsafe class Q4_0Tiles
         }
     }
 
-    /// <summary>Eight consecutive rows × one token: lane i of the accumulator is row i; writes output[0..7].</summary>
-    private static void Rows8(byte* w, long stride, byte* x, int blocks, float* output)
+    /// <summary>
+    /// One activation row's per-block tables: scales[b·step] = d_x widened, offsets[b·step] = 8·Σx.
+    /// </summary>
+    private static void TokenTables(byte* x, int blocks, float* scales, int* offsets, int step)
+    {
+        var eight = Vector256.Create((byte)8);
+        var ones = Vector256.Create((short)1);
+        for (int b = 0; b < blocks; b++, x += ActivationBlockBytes)
+        {
+            scales[b * step] = Fp16Bits.ToSingle(*(ushort*)x);
+            var quants = Vector256.Load((sbyte*)x + 2);
+            offsets[b * step] = Vector256.Sum(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(eight, quants), ones)); // exact
+        }
+    }
+
+    /// <summary>
+    /// Eight consecutive rows × one token: lane i of the accumulator is row i; writes output[0..7]. Prefetches the
+    /// next eight rows, which follow in memory.
+    /// </summary>
+    private static void Rows8(byte* w, long stride, byte* x, float* scales, int* offsets, int blocks, float* output)
     {
         var acc = Vector256<float>.Zero;
+        byte* next = w + 8 * stride;
+        long stride3 = 3 * stride, stride5 = 5 * stride, stride7 = 7 * stride;
         for (int b = 0; b < blocks; b++, w += BlockBytes, x += ActivationBlockBytes)
         {
+            // 8 rows × 18 bytes of the next group per block step: three lines cover it.
+            byte* ahead = next + b * (8 * BlockBytes);
+            Sse.Prefetch0(ahead);
+            Sse.Prefetch0(ahead + 64);
+            Sse.Prefetch0(ahead + 128);
             var xq = Vector256.Load((sbyte*)x + 2);
-            var p0 = PairSums(SignedQuants(w), xq);
-            var p1 = PairSums(SignedQuants(w + stride), xq);
-            var p2 = PairSums(SignedQuants(w + 2 * stride), xq);
-            var p3 = PairSums(SignedQuants(w + 3 * stride), xq);
-            var p4 = PairSums(SignedQuants(w + 4 * stride), xq);
-            var p5 = PairSums(SignedQuants(w + 5 * stride), xq);
-            var p6 = PairSums(SignedQuants(w + 6 * stride), xq);
-            var p7 = PairSums(SignedQuants(w + 7 * stride), xq);
-            var sums = BlockSums(p0, p1, p2, p3, p4, p5, p6, p7);
+            var sums = BlockSums(
+                Avx2.MultiplyAddAdjacent(Quants(w), xq), Avx2.MultiplyAddAdjacent(Quants(w + stride), xq),
+                Avx2.MultiplyAddAdjacent(Quants(w + 2 * stride), xq), Avx2.MultiplyAddAdjacent(Quants(w + stride3), xq),
+                Avx2.MultiplyAddAdjacent(Quants(w + 4 * stride), xq), Avx2.MultiplyAddAdjacent(Quants(w + stride5), xq),
+                Avx2.MultiplyAddAdjacent(Quants(w + 6 * stride), xq), Avx2.MultiplyAddAdjacent(Quants(w + stride7), xq));
+            var total = Vector256.ConvertToSingle(sums - Vector256.Create(offsets[b]));
             var dw = Fp16Bits.ToSingle(Vector256.Create(
-                (uint)*(ushort*)w, *(ushort*)(w + stride), *(ushort*)(w + 2 * stride), *(ushort*)(w + 3 * stride),
-                *(ushort*)(w + 4 * stride), *(ushort*)(w + 5 * stride), *(ushort*)(w + 6 * stride), *(ushort*)(w + 7 * stride)));
-            var scale = dw * Vector256.Create(Fp16Bits.ToSingle(*(ushort*)x));
-            acc = Vector256.FusedMultiplyAdd(sums, scale, acc);
+                (uint)*(ushort*)w, *(ushort*)(w + stride), *(ushort*)(w + 2 * stride), *(ushort*)(w + stride3),
+                *(ushort*)(w + 4 * stride), *(ushort*)(w + stride5), *(ushort*)(w + 6 * stride), *(ushort*)(w + stride7)));
+            acc = Vector256.FusedMultiplyAdd(total, dw * Vector256.Create(scales[b]), acc);
         }
         acc.Store(output);
     }
 
     /// <summary>
-    /// Two consecutive rows × four tokens: lane 4r + t is (row r, token t). rowScales [2, blocks] and
-    /// tokenScales [blocks, 4] hold the widened d of every block; output[t·outputStride + r].
+    /// Two consecutive rows × four tokens: lane 4r + t is (row r, token t). scales and offsets are the four tokens'
+    /// tables, [block, token]; output[t·outputStride + r].
     /// </summary>
-    private static void Rows2Tokens4(byte* w, long stride, byte* x, long xStride, int blocks, float* rowScales, float* tokenScales,
+    private static void Rows2Tokens4(byte* w, long stride, byte* x, long xStride, int blocks, float* scales, int* offsets,
         float* output, long outputStride)
     {
         var acc = Vector256<float>.Zero;
         byte* w1 = w + stride;
         for (int b = 0; b < blocks; b++)
         {
-            var q0 = SignedQuants(w + b * BlockBytes);
-            var q1 = SignedQuants(w1 + b * BlockBytes);
-            var a0 = Avx2.Abs(q0);
-            var a1 = Avx2.Abs(q1);
+            var q0 = Quants(w + b * BlockBytes);
+            var q1 = Quants(w1 + b * BlockBytes);
             sbyte* xb = (sbyte*)x + b * ActivationBlockBytes + 2;
             var x0 = Vector256.Load(xb);
             var x1 = Vector256.Load(xb + xStride);
             var x2 = Vector256.Load(xb + 2 * xStride);
             var x3 = Vector256.Load(xb + 3 * xStride);
             var sums = BlockSums(
-                Avx2.MultiplyAddAdjacent(a0, Avx2.Sign(x0, q0)), Avx2.MultiplyAddAdjacent(a0, Avx2.Sign(x1, q0)),
-                Avx2.MultiplyAddAdjacent(a0, Avx2.Sign(x2, q0)), Avx2.MultiplyAddAdjacent(a0, Avx2.Sign(x3, q0)),
-                Avx2.MultiplyAddAdjacent(a1, Avx2.Sign(x0, q1)), Avx2.MultiplyAddAdjacent(a1, Avx2.Sign(x1, q1)),
-                Avx2.MultiplyAddAdjacent(a1, Avx2.Sign(x2, q1)), Avx2.MultiplyAddAdjacent(a1, Avx2.Sign(x3, q1)));
-            var dw = Vector256.Create(Vector128.Create(rowScales[b]), Vector128.Create(rowScales[blocks + b]));
-            var dx = Vector128.Load(tokenScales + 4 * b);
-            acc = Vector256.FusedMultiplyAdd(sums, dw * Vector256.Create(dx, dx), acc);
+                Avx2.MultiplyAddAdjacent(q0, x0), Avx2.MultiplyAddAdjacent(q0, x1), Avx2.MultiplyAddAdjacent(q0, x2), Avx2.MultiplyAddAdjacent(q0, x3),
+                Avx2.MultiplyAddAdjacent(q1, x0), Avx2.MultiplyAddAdjacent(q1, x1), Avx2.MultiplyAddAdjacent(q1, x2), Avx2.MultiplyAddAdjacent(q1, x3));
+            var offset = Vector128.Load(offsets + 4 * b);
+            var total = Vector256.ConvertToSingle(sums - Vector256.Create(offset, offset));
+            var dx = Vector128.Load(scales + 4 * b);
+            var dw = Fp16Bits.ToSingle(Vector256.Create(Vector128.Create((uint)*(ushort*)(w + b * BlockBytes)), Vector128.Create((uint)*(ushort*)(w1 + b * BlockBytes))));
+            acc = Vector256.FusedMultiplyAdd(total, dw * Vector256.Create(dx, dx), acc);
         }
         float* lanes = stackalloc float[8];
         acc.Store(lanes);
@@ -225,55 +261,25 @@ internal static unsafe class Q4_0Tiles
         }
     }
 
-    /// <summary>d_x of four consecutive activation rows, widened: scales[4·b + t].</summary>
-    private static void WidenTokenScales(byte* x, long xStride, int blocks, float* scales)
-    {
-        for (int b = 0; b < blocks; b++)
-        {
-            byte* block = x + b * ActivationBlockBytes;
-            Fp16Bits.ToSingle(Vector128.Create((uint)*(ushort*)block, *(ushort*)(block + xStride),
-                *(ushort*)(block + 2 * xStride), *(ushort*)(block + 3 * xStride))).Store(scales + 4 * b);
-        }
-    }
-
-    /// <summary>d_w of every block of one row, widened: scales[b].</summary>
-    private static void WidenRowScales(byte* w, int blocks, float* scales)
-    {
-        int b = 0;
-        for (; b + 8 <= blocks; b += 8)
-        {
-            byte* p = w + b * BlockBytes;
-            Fp16Bits.ToSingle(Vector256.Create((uint)*(ushort*)p, *(ushort*)(p + BlockBytes), *(ushort*)(p + 2 * BlockBytes),
-                *(ushort*)(p + 3 * BlockBytes), *(ushort*)(p + 4 * BlockBytes), *(ushort*)(p + 5 * BlockBytes),
-                *(ushort*)(p + 6 * BlockBytes), *(ushort*)(p + 7 * BlockBytes))).Store(scales + b);
-        }
-        for (; b < blocks; b++) scales[b] = Fp16Bits.ToSingle(*(ushort*)(w + b * BlockBytes));
-    }
-
-    /// <summary>A Q4_0 block's 32 quants minus 8 (−8..7), in element order.</summary>
+    /// <summary>A Q4_0 block's 32 quants (0..15) in element order: the packed bytes in both halves, the upper half shifted by 4.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> SignedQuants(byte* block)
+    private static Vector256<byte> Quants(byte* block)
     {
-        var packed = Vector128.Load(block + 2);
-        var both = Vector256.Create(packed, (packed.AsUInt16() >>> 4).AsByte());
-        return ((both & Vector256.Create((byte)0x0F)) - Vector256.Create((byte)8)).AsSByte();
+        var both = Avx2.BroadcastVector128ToVector256(block + 2);
+        return Avx2.ShiftRightLogicalVariable(both.AsUInt64(), Vector256.Create(0UL, 0UL, 4UL, 4UL)).AsByte() & Vector256.Create((byte)0x0F);
     }
-
-    /// <summary>int16 pair sums of q·x (pmaddubsw of |q| and x signed like q).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> PairSums(Vector256<sbyte> q, Vector256<sbyte> x) => Avx2.MultiplyAddAdjacent(Avx2.Abs(q), Avx2.Sign(x, q));
 
     /// <summary>
-    /// The total of each of eight pair-sum vectors, as floats in lanes 0..7: three levels of phaddw leave, in each
-    /// 128-bit half, lane i = the sum of p_i's eight int16 in that half; the halves add up. All exact in int16.
+    /// Σq·x of each of eight pair-sum vectors, in int32 lanes 0..7: three levels of phaddw leave, in each 128-bit
+    /// half, lane i = the sum of p_i's eight int16 there (exact, see the class summary); the halves add in int32.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> BlockSums(Vector256<short> p0, Vector256<short> p1, Vector256<short> p2, Vector256<short> p3,
+    private static Vector256<int> BlockSums(Vector256<short> p0, Vector256<short> p1, Vector256<short> p2, Vector256<short> p3,
         Vector256<short> p4, Vector256<short> p5, Vector256<short> p6, Vector256<short> p7)
     {
         var c = Avx2.HorizontalAdd(
             Avx2.HorizontalAdd(Avx2.HorizontalAdd(p0, p1), Avx2.HorizontalAdd(p2, p3)),
             Avx2.HorizontalAdd(Avx2.HorizontalAdd(p4, p5), Avx2.HorizontalAdd(p6, p7)));
-        return Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(c.GetLower() + c.GetUpper()));
+        return Avx2.ConvertToVector256Int32(c.GetLower()) + Avx2.ConvertToVector256Int32(c.GetUpper());
     }
 }
