@@ -3,26 +3,36 @@
 // Prefill: one weight row meets four activation rows per sweep, so each super-block's quants are unpacked
 // (nibbles split, Q6_K's high bits merged, scales widened) once for four tokens. Each (row, token) dot keeps its own
 // integer lanes and float accumulators and the exact steps of the one-row AVX2 kernel (Q4K.Dot256, Q6K.Dot256), so
-// its bits are unchanged. Tokens left over (fewer than four) and single-token decode take the one-row kernel.
+// its bits are unchanged. Decode (and tokens left over from the groups of four) takes two rows per sweep.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Frugal.Quants.Float;
 using Frugal.Quants.Tiles;
 
 namespace Frugal.Quants.KQuants;
 
 internal static unsafe class KQuantTiles
 {
-    public static void Q4KTile(in DotTile tile) => Run(tile, "Q4_K", &Q4K.Dot, &Q4KRowTokens4);
+    public static void Q4KTile(in DotTile tile) => Run(tile, "Q4_K", &Q4K.Dot, &Q4KRowTokens4, &Q4KRows2);
 
-    public static void Q6KTile(in DotTile tile) => Run(tile, "Q6_K", &Q6K.Dot, &Q6KRowTokens4);
+    public static void Q6KTile(in DotTile tile) => Run(tile, "Q6_K", &Q6K.Dot, &Q6KRowTokens4, &Q6KRows2);
 
-    /// <summary>Groups of four tokens through <paramref name="rowTokens4"/>, the rest one dot at a time.</summary>
+    /// <summary>
+    /// Groups of four tokens through <paramref name="rowTokens4"/> (one row at a time), the other tokens through
+    /// <paramref name="rows2"/> (two rows at a time); an odd last row of those one dot at a time.
+    /// </summary>
     private static void Run(in DotTile tile, string name, delegate*<byte*, byte*, int, float> dot,
-        delegate*<byte*, byte*, long, int, float*, long, void> rowTokens4)
+        delegate*<byte*, byte*, long, int, float*, long, void> rowTokens4, delegate*<byte*, long, byte*, int, float*, void> rows2)
     {
         int blocks = TileKernels.Blocks(tile, KQuant.SuperBlock, name);
-        int tokens4 = TileKernels.Use256 ? tile.Tokens & ~3 : 0;
+        if (!TileKernels.Use256)
+        {
+            TileKernels.PerDot(tile, dot);
+            return;
+        }
+        int tokens4 = tile.Tokens & ~3;
+        int rowPairs = tile.Rows & ~1;
         for (int r = 0; r < tile.Rows; r++)
         {
             byte* row = tile.Weights + r * tile.WeightStride;
@@ -31,11 +41,110 @@ internal static unsafe class KQuantTiles
                 rowTokens4(row, tile.Activations + t * tile.ActivationStride, tile.ActivationStride, blocks,
                     tile.Output + t * tile.OutputStride + r, tile.OutputStride);
             }
-            for (int t = tokens4; t < tile.Tokens; t++)
-            {
-                tile.Output[t * tile.OutputStride + r] = dot(row, tile.Activations + t * tile.ActivationStride, tile.Cols);
-            }
         }
+        for (int t = tokens4; t < tile.Tokens; t++)
+        {
+            byte* x = tile.Activations + t * tile.ActivationStride;
+            float* output = tile.Output + t * tile.OutputStride;
+            for (int r = 0; r < rowPairs; r += 2) rows2(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, blocks, output + r);
+            if (rowPairs < tile.Rows) output[rowPairs] = dot(tile.Weights + rowPairs * tile.WeightStride, x, tile.Cols);
+        }
+    }
+
+    /// <summary>Prefetches [start, start + bytes) line by line.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* start, int bytes)
+    {
+        for (int offset = 0; offset < bytes; offset += 64) Sse.Prefetch0(start + offset);
+    }
+
+    /// <summary>
+    /// Two consecutive Q4_K rows (stride bytes apart) × one Q8_K row: output[0..1], each exactly <see cref="Q4K.Dot256"/>.
+    /// The activation quants are loaded once for both rows and the four fp16 scales of a super-block pair widened
+    /// together; the next two rows, which follow in memory, are prefetched.
+    /// </summary>
+    private static void Q4KRows2(byte* w, long stride, byte* x, int blocks, float* output)
+    {
+        byte* scalesThenMins0 = stackalloc byte[16];
+        byte* scalesThenMins1 = stackalloc byte[16];
+        var nibble = Vector256.Create((byte)0x0F);
+        Vector256<float> acc0 = default, acc1 = default;
+        Vector128<float> accMin0 = default, accMin1 = default;
+        byte* next = w + 2 * stride;
+        for (int i = 0; i < blocks; i++)
+        {
+            Prefetch(next + i * 2 * sizeof(BlockQ4_K), 2 * sizeof(BlockQ4_K));
+            var b0 = (BlockQ4_K*)w + i;
+            var b1 = (BlockQ4_K*)(w + stride) + i;
+            var y = (BlockQ8_K*)x + i;
+            // d = dy·d_w and dmin = −dy·dmin_w of both rows: the same single products as the one-row kernel.
+            var scales = Fp16Bits.ToSingle(Vector128.Create((uint)b0->D, b0->DMin, b1->D, b1->DMin)) * Vector128.Create(y->D, -y->D, y->D, -y->D);
+            KQuant.UnpackScalesMinsK4(b0->Scales, scalesThenMins0);
+            KQuant.UnpackScalesMinsK4(b1->Scales, scalesThenMins1);
+            accMin0 = GgmlLanes.FusedMultiplyAdd(scales.GetElement(1), KQuant.PairedMinLanes(y->BSums, scalesThenMins0 + 8), accMin0);
+            accMin1 = GgmlLanes.FusedMultiplyAdd(scales.GetElement(3), KQuant.PairedMinLanes(y->BSums, scalesThenMins1 + 8), accMin1);
+
+            Vector256<int> sum0 = default, sum1 = default;
+            for (int c = 0; c < 4; c++)
+            {
+                var xLow = Vector256.Load(y->Qs + 64 * c);
+                var xHigh = Vector256.Load(y->Qs + 64 * c + 32);
+                var bytes0 = Vector256.Load(b0->Qs + 32 * c);
+                var bytes1 = Vector256.Load(b1->Qs + 32 * c);
+                sum0 += KSimd.MulAdd(bytes0 & nibble, xLow, Vector256.Create((short)scalesThenMins0[2 * c]))
+                      + KSimd.MulAdd((bytes0.AsUInt16() >>> 4).AsByte() & nibble, xHigh, Vector256.Create((short)scalesThenMins0[2 * c + 1]));
+                sum1 += KSimd.MulAdd(bytes1 & nibble, xLow, Vector256.Create((short)scalesThenMins1[2 * c]))
+                      + KSimd.MulAdd((bytes1.AsUInt16() >>> 4).AsByte() & nibble, xHigh, Vector256.Create((short)scalesThenMins1[2 * c + 1]));
+            }
+            acc0 = GgmlLanes.FusedMultiplyAdd(scales.GetElement(0), sum0, acc0);
+            acc1 = GgmlLanes.FusedMultiplyAdd(scales.GetElement(2), sum1, acc1);
+        }
+        output[0] = GgmlLanes.HorizontalSum8(acc0) + GgmlLanes.HorizontalSum4(accMin0);
+        output[1] = GgmlLanes.HorizontalSum8(acc1) + GgmlLanes.HorizontalSum4(accMin1);
+    }
+
+    /// <summary>Two consecutive Q6_K rows × one Q8_K row: output[0..1], each exactly <see cref="Q6K.Dot256"/>.</summary>
+    private static void Q6KRows2(byte* w, long stride, byte* x, int blocks, float* output)
+    {
+        var nibble = Vector256.Create((byte)0x0F);
+        var twoBits = Vector256.Create((ushort)0x0303);
+        var offset = Vector256.Create((byte)32);
+        Vector256<float> acc0 = default, acc1 = default;
+        byte* next = w + 2 * stride;
+        for (int i = 0; i < blocks; i++)
+        {
+            Prefetch(next + i * 2 * sizeof(BlockQ6_K), 2 * sizeof(BlockQ6_K));
+            var b0 = (BlockQ6_K*)w + i;
+            var b1 = (BlockQ6_K*)(w + stride) + i;
+            var y = (BlockQ8_K*)x + i;
+            var d = Fp16Bits.ToSingle(Vector128.Create((uint)b0->D, b1->D, 0, 0)) * Vector128.Create(y->D);
+            var scales0 = Avx2.ConvertToVector256Int16(Vector128.Load(b0->Scales));
+            var scales1 = Avx2.ConvertToVector256Int16(Vector128.Load(b1->Scales));
+            Vector256<int> sum0 = default, sum1 = default;
+            for (int h = 0; h < 2; h++)
+            {
+                var low00 = Vector256.Load(b0->Ql + 64 * h);
+                var low01 = Vector256.Load(b0->Ql + 64 * h + 32);
+                var high0 = Vector256.Load(b0->Qh + 32 * h).AsUInt16();
+                var low10 = Vector256.Load(b1->Ql + 64 * h);
+                var low11 = Vector256.Load(b1->Ql + 64 * h + 32);
+                var high1 = Vector256.Load(b1->Qh + 32 * h).AsUInt16();
+                for (int e = 0; e < 4; e++)
+                {
+                    var activations = Vector256.Load(y->Qs + 128 * h + 32 * e);
+                    var bytes0 = e % 2 == 0 ? low00 : low01;
+                    var bytes1 = e % 2 == 0 ? low10 : low11;
+                    var quants0 = (e < 2 ? bytes0 & nibble : (bytes0.AsUInt16() >>> 4).AsByte() & nibble) | (((high0 >>> (2 * e)) & twoBits) << 4).AsByte();
+                    var quants1 = (e < 2 ? bytes1 & nibble : (bytes1.AsUInt16() >>> 4).AsByte() & nibble) | (((high1 >>> (2 * e)) & twoBits) << 4).AsByte();
+                    sum0 += KSimd.Scale(KSimd.MulAddOffset(quants0, offset, activations), KSimd.PairScales(scales0, 4 * h + e));
+                    sum1 += KSimd.Scale(KSimd.MulAddOffset(quants1, offset, activations), KSimd.PairScales(scales1, 4 * h + e));
+                }
+            }
+            acc0 = GgmlLanes.FusedMultiplyAdd(d.GetElement(0), sum0, acc0);
+            acc1 = GgmlLanes.FusedMultiplyAdd(d.GetElement(1), sum1, acc1);
+        }
+        output[0] = GgmlLanes.HorizontalSum8(acc0);
+        output[1] = GgmlLanes.HorizontalSum8(acc1);
     }
 
     /// <summary>
