@@ -44,7 +44,7 @@ foreach (var type in options.Types)
 
 namespace Frugal.Benchmarks
 {
-    internal sealed record BenchOptions(GgmlType[] Types, (int Rows, int Cols)[] Shapes, int[] Threads, int[] Tokens, int Repetitions, double Seconds, bool Minimum)
+    internal sealed record BenchOptions(GgmlType[] Types, (int Rows, int Cols)[] Shapes, int[] Threads, int[] Tokens, int Repetitions, double Seconds, bool Minimum, bool ThreadClock)
     {
         public static BenchOptions Parse(string[] args)
         {
@@ -66,7 +66,8 @@ namespace Frugal.Benchmarks
             BenchMatrix.SpanBytes = long.Parse(Get("span-mb", "256"), CultureInfo.InvariantCulture) << 20;
             var options = new BenchOptions(types, shapes, Ints("threads", "1,2"), Ints("tokens", "1,64"),
                 int.Parse(Get("repetitions", "5"), CultureInfo.InvariantCulture), double.Parse(Get("seconds", "0.3"), CultureInfo.InvariantCulture),
-                Get("stat", "median") switch { "median" => false, "min" => true, var s => throw new ArgumentException($"--stat is median or min, got '{s}'") });
+                Get("stat", "median") switch { "median" => false, "min" => true, var s => throw new ArgumentException($"--stat is median or min, got '{s}'") },
+                Get("clock", "wall") switch { "wall" => false, "thread" => true, var s => throw new ArgumentException($"--clock is wall or thread, got '{s}'") });
             if (values.Count > 0) throw new ArgumentException($"unknown option --{values.Keys.First()}");
             return options;
         }
@@ -196,17 +197,22 @@ namespace Frugal.Benchmarks
             var afterTimes = new List<double>();
             for (int r = 0; r < options.Repetitions; r++)
             {
-                beforeTimes.Add(TimePerCall(RunBefore, options.Seconds));
-                afterTimes.Add(TimePerCall(RunAfter, options.Seconds));
+                beforeTimes.Add(TimePerCall(RunBefore, options.Seconds, options.ThreadClock));
+                afterTimes.Add(TimePerCall(RunAfter, options.Seconds, options.ThreadClock));
             }
             return options.Minimum ? (beforeTimes.Min(), afterTimes.Min()) : (Median(beforeTimes), Median(afterTimes));
         }
 
-        /// <summary>Seconds per call, calling until at least <paramref name="seconds"/> have passed (after one warm-up call).</summary>
-        private static double TimePerCall(Action call, double seconds)
+        /// <summary>
+        /// Seconds per call, calling until at least <paramref name="seconds"/> have passed (after one warm-up call).
+        /// With <paramref name="threadClock"/>, the calling thread's CPU time instead of wall time: on a machine shared
+        /// with other work it leaves out the time the thread waited for a core (meaningful with one thread only).
+        /// </summary>
+        private static double TimePerCall(Action call, double seconds, bool threadClock)
         {
             call();
             var watch = Stopwatch.StartNew();
+            double cpuStart = ThreadCpuSeconds();
             int calls = 0;
             do
             {
@@ -214,7 +220,23 @@ namespace Frugal.Benchmarks
                 calls++;
             }
             while (watch.Elapsed.TotalSeconds < seconds);
-            return watch.Elapsed.TotalSeconds / calls;
+            return (threadClock ? ThreadCpuSeconds() - cpuStart : watch.Elapsed.TotalSeconds) / calls;
+        }
+
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+        private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+        private struct TimeSpec
+        {
+            public long Seconds;
+            public long Nanoseconds;
+        }
+
+        private static double ThreadCpuSeconds()
+        {
+            const int ClockThreadCpuTime = 3; // CLOCK_THREAD_CPUTIME_ID on Linux
+            if (ClockGetTime(ClockThreadCpuTime, out var time) != 0) throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+            return time.Seconds + time.Nanoseconds * 1e-9;
         }
 
         private static double Median(List<double> values)
