@@ -5,6 +5,8 @@
 //
 // Usage: dotnet run -c Release --project bench/Frugal.Benchmarks -- [--types Q4_0,Q8_0,Q4_K,Q6_K] [--threads 1,2]
 //        [--tokens 1,64] [--repetitions 5] [--seconds 0.3] [--shapes 2048x2048,5632x2048,2048x5632]
+//        [--span-mb 256] [--stat median|min] [--clock wall|thread]
+// --clock thread times the calling thread's CPU time (use with --threads 1 on a shared machine).
 // Weights are copied until they span ≥ 256 MB and the copies are used in turn, so decode reads them from memory,
 // not from the 32 MB L3, as a real model's 600 MB would be.
 using System.Diagnostics;
