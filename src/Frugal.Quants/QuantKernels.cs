@@ -28,11 +28,24 @@ public readonly unsafe struct TypeKernels
     /// </summary>
     public delegate*<byte*, byte*, int, float> VecDotRowGroups { get; init; }
 
+    /// <summary>
+    /// Tile kernel of <see cref="VecDot"/>: many rows × many tokens per call with each result bit-identical to VecDot
+    /// (see <see cref="Tiles.DotTile"/>). Null where the type has none: call the dot per (row, token).
+    /// </summary>
+    public delegate*<in Tiles.DotTile, void> Tile { get; init; }
+
+    /// <summary>Tile kernel of <see cref="VecDotRowGroups"/> (null where that is null).</summary>
+    public delegate*<in Tiles.DotTile, void> TileRowGroups { get; init; }
+
     public bool HasDot => VecDot != null;
 
     /// <summary>The dot llama.cpp would use for a matrix of <paramref name="rows"/> rows of this type.</summary>
     public delegate*<byte*, byte*, int, float> DotForRows(int rows) =>
         VecDotRowGroups != null && rows % 8 == 0 ? VecDotRowGroups : VecDot;
+
+    /// <summary>The tile kernel matching <see cref="DotForRows"/> for a matrix of <paramref name="rows"/> rows; null when there is none.</summary>
+    public delegate*<in Tiles.DotTile, void> TileForRows(int rows) =>
+        VecDotRowGroups != null && rows % 8 == 0 ? TileRowGroups : Tile;
 }
 
 /// <summary>
@@ -64,7 +77,8 @@ public static unsafe partial class QuantKernels
     /// </summary>
     private static void Register(TypeKernels[] table, GgmlType type, GgmlType vecDotType,
         delegate*<byte*, float*, int, void> dequantize, delegate*<float*, byte*, int, void> quantize,
-        delegate*<byte*, byte*, int, float> vecDot, delegate*<byte*, byte*, int, float> vecDotRowGroups = null)
+        delegate*<byte*, byte*, int, float> vecDot, delegate*<byte*, byte*, int, float> vecDotRowGroups = null,
+        delegate*<in Tiles.DotTile, void> tile = null, delegate*<in Tiles.DotTile, void> tileRowGroups = null)
     {
         table[(int)type] = new TypeKernels
         {
@@ -74,6 +88,8 @@ public static unsafe partial class QuantKernels
             Quantize = quantize,
             VecDot = vecDot,
             VecDotRowGroups = vecDotRowGroups,
+            Tile = tile,
+            TileRowGroups = tileRowGroups,
         };
     }
 

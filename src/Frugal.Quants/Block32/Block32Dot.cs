@@ -52,6 +52,12 @@ internal unsafe interface IBlock32Weights<TWeight, TActivation>
 
     /// <summary>The block's 32 quants in element order, as bytes (reinterpreted as int8 when signed).</summary>
     static abstract Vector256<byte> Quants256(TWeight* w);
+
+    /// <summary>fp16 bits of the weight block's scale d (every 32-element format stores it first).</summary>
+    static virtual ushort ScaleBits(TWeight* w) => *(ushort*)w;
+
+    /// <summary>fp16 bits of the activation block's scale d (Q8_0 and Q8_1 store it first).</summary>
+    static virtual ushort ActivationScaleBits(TActivation* x) => *(ushort*)x;
 }
 
 /// <summary>
@@ -202,7 +208,7 @@ internal static unsafe class Block32Dot<TKernel, TWeight, TActivation>
     /// summs would turn a −0 result into +0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Finish(float laneSum, float summs) => TKernel.HasMinimum ? laneSum + summs : laneSum;
+    internal static float Finish(float laneSum, float summs) => TKernel.HasMinimum ? laneSum + summs : laneSum;
 
     /// <summary>The block's eight int32 lane sums (lane l: elements 4l..4l+3).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -227,7 +233,7 @@ internal static unsafe class Block32Dot<TKernel, TWeight, TActivation>
             : Int8Dot.MultiplyAddQuadsUnsigned(Vector128<int>.Zero, quants, x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> MultiplyAddQuads(Vector256<byte> quants, Vector256<sbyte> x) =>
+    internal static Vector256<int> MultiplyAddQuads(Vector256<byte> quants, Vector256<sbyte> x) =>
         TKernel.SignedQuants
             ? Int8Dot.MultiplyAddQuads(Vector256<int>.Zero, quants.AsSByte(), x)
             : Int8Dot.MultiplyAddQuadsUnsigned(Vector256<int>.Zero, quants, x);

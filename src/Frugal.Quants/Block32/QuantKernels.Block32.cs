@@ -18,11 +18,16 @@ public static unsafe partial class QuantKernels
         CheckBlockSize(GgmlType.Q8_0, sizeof(BlockQ8_0), BlockQ8_0.Size);
         CheckBlockSize(GgmlType.Q8_1, sizeof(BlockQ8_1), BlockQ8_1.Size);
 
-        Register(table, GgmlType.Q4_0, GgmlType.Q8_0, &Q4_0.Dequantize, &Q4_0.QuantizeReference, &Q4_0.Dot, &Q4_0.DotRowGroups);
-        Register(table, GgmlType.Q4_1, GgmlType.Q8_1, &Q4_1.Dequantize, &Q4_1.QuantizeReference, &Q4_1.Dot);
-        Register(table, GgmlType.Q5_0, GgmlType.Q8_0, &Q5_0.Dequantize, &Q5_0.QuantizeReference, &Q5_0.Dot);
-        Register(table, GgmlType.Q5_1, GgmlType.Q8_1, &Q5_1.Dequantize, &Q5_1.QuantizeReference, &Q5_1.Dot);
-        Register(table, GgmlType.Q8_0, GgmlType.Q8_0, &Q8_0.Dequantize, &Q8_0.Quantize, &Q8_0.Dot);
+        Register(table, GgmlType.Q4_0, GgmlType.Q8_0, &Q4_0.Dequantize, &Q4_0.QuantizeReference, &Q4_0.Dot, &Q4_0.DotRowGroups,
+            &Block32Tile<Q4_0Weights, BlockQ4_0, BlockQ8_0>.LaneOrder, &Q4_0Tiles.RowGroups);
+        Register(table, GgmlType.Q4_1, GgmlType.Q8_1, &Q4_1.Dequantize, &Q4_1.QuantizeReference, &Q4_1.Dot,
+            tile: &Block32Tile<Q4_1Weights, BlockQ4_1, BlockQ8_1>.LaneOrder);
+        Register(table, GgmlType.Q5_0, GgmlType.Q8_0, &Q5_0.Dequantize, &Q5_0.QuantizeReference, &Q5_0.Dot,
+            tile: &Block32Tile<Q5_0Weights, BlockQ5_0, BlockQ8_0>.LaneOrder);
+        Register(table, GgmlType.Q5_1, GgmlType.Q8_1, &Q5_1.Dequantize, &Q5_1.QuantizeReference, &Q5_1.Dot,
+            tile: &Block32Tile<Q5_1Weights, BlockQ5_1, BlockQ8_1>.LaneOrder);
+        Register(table, GgmlType.Q8_0, GgmlType.Q8_0, &Q8_0.Dequantize, &Q8_0.Quantize, &Q8_0.Dot,
+            tile: &Block32Tile<Q8_0Weights, BlockQ8_0, BlockQ8_0>.LaneOrder);
         Register(table, GgmlType.Q8_1, GgmlType.Q8_1, &Q8_1.Dequantize, &Q8_1.Quantize, null);
     }
 

@@ -16,9 +16,11 @@ public static unsafe partial class QuantKernels
 
         Register(table, GgmlType.Q2_K, GgmlType.Q8_K, &Q2K.Dequantize, &Q2K.QuantizeReference, &Q2K.Dot);
         Register(table, GgmlType.Q3_K, GgmlType.Q8_K, &Q3K.Dequantize, &Q3K.QuantizeReference, &Q3K.Dot);
-        Register(table, GgmlType.Q4_K, GgmlType.Q8_K, &Q4K.Dequantize, &Q4K.QuantizeReference, &Q4K.Dot);
+        Register(table, GgmlType.Q4_K, GgmlType.Q8_K, &Q4K.Dequantize, &Q4K.QuantizeReference, &Q4K.Dot,
+            tile: &KQuantTiles.Q4KTile);
         Register(table, GgmlType.Q5_K, GgmlType.Q8_K, &Q5K.Dequantize, &Q5K.QuantizeReference, &Q5K.Dot);
-        Register(table, GgmlType.Q6_K, GgmlType.Q8_K, &Q6K.Dequantize, &Q6K.QuantizeReference, &Q6K.Dot);
+        Register(table, GgmlType.Q6_K, GgmlType.Q8_K, &Q6K.Dequantize, &Q6K.QuantizeReference, &Q6K.Dot,
+            tile: &KQuantTiles.Q6KTile);
         Register(table, GgmlType.Q8_K, GgmlType.Q8_K, &Q8K.Dequantize, &Q8K.Quantize, null);
     }
 }

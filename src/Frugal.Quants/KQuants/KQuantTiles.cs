@@ -1,0 +1,244 @@
+// Tile kernels (see Tiles/DotTile.cs) for Q4_K and Q6_K weights × Q8_K activations.
+//
+// Prefill: one weight row meets four activation rows per sweep, so each super-block's quants are unpacked
+// (nibbles split, Q6_K's high bits merged, scales widened) once for four tokens. Each (row, token) dot keeps its own
+// integer lanes and float accumulators and the exact steps of the one-row AVX2 kernel (Q4K.Dot256, Q6K.Dot256), so
+// its bits are unchanged. Decode (and tokens left over from the groups of four) takes two rows per sweep.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Frugal.Quants.Float;
+using Frugal.Quants.Tiles;
+
+namespace Frugal.Quants.KQuants;
+
+internal static unsafe class KQuantTiles
+{
+    public static void Q4KTile(in DotTile tile) => Run(tile, "Q4_K", &Q4K.Dot, &Q4KRowTokens4, &Q4KRows2);
+
+    public static void Q6KTile(in DotTile tile) => Run(tile, "Q6_K", &Q6K.Dot, &Q6KRowTokens4, &Q6KRows2);
+
+    /// <summary>
+    /// Groups of four tokens through <paramref name="rowTokens4"/> (one row at a time), the other tokens through
+    /// <paramref name="rows2"/> (two rows at a time); an odd last row of those one dot at a time.
+    /// </summary>
+    private static void Run(in DotTile tile, string name, delegate*<byte*, byte*, int, float> dot,
+        delegate*<byte*, byte*, long, int, float*, long, void> rowTokens4, delegate*<byte*, long, byte*, int, float*, void> rows2)
+    {
+        int blocks = TileKernels.Blocks(tile, KQuant.SuperBlock, name);
+        if (!TileKernels.Use256)
+        {
+            TileKernels.PerDot(tile, dot);
+            return;
+        }
+        int tokens4 = tile.Tokens & ~3;
+        int rowPairs = tile.Rows & ~1;
+        for (int r = 0; r < tile.Rows; r++)
+        {
+            byte* row = tile.Weights + r * tile.WeightStride;
+            for (int t = 0; t < tokens4; t += 4)
+            {
+                rowTokens4(row, tile.Activations + t * tile.ActivationStride, tile.ActivationStride, blocks,
+                    tile.Output + t * tile.OutputStride + r, tile.OutputStride);
+            }
+        }
+        for (int t = tokens4; t < tile.Tokens; t++)
+        {
+            byte* x = tile.Activations + t * tile.ActivationStride;
+            float* output = tile.Output + t * tile.OutputStride;
+            for (int r = 0; r < rowPairs; r += 2) rows2(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, blocks, output + r);
+            if (rowPairs < tile.Rows) output[rowPairs] = dot(tile.Weights + rowPairs * tile.WeightStride, x, tile.Cols);
+        }
+    }
+
+    /// <summary>Prefetches [start, start + bytes) line by line.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* start, int bytes)
+    {
+        for (int offset = 0; offset < bytes; offset += 64) Sse.Prefetch0(start + offset);
+    }
+
+    /// <summary>
+    /// Two consecutive Q4_K rows (stride bytes apart) × one Q8_K row: output[0..1], each exactly <see cref="Q4K.Dot256"/>.
+    /// The activation quants are loaded once for both rows and the four fp16 scales of a super-block pair widened
+    /// together; the next two rows, which follow in memory, are prefetched.
+    /// </summary>
+    private static void Q4KRows2(byte* w, long stride, byte* x, int blocks, float* output)
+    {
+        byte* scalesThenMins0 = stackalloc byte[16];
+        byte* scalesThenMins1 = stackalloc byte[16];
+        var nibble = Vector256.Create((byte)0x0F);
+        Vector256<float> acc0 = default, acc1 = default;
+        Vector128<float> accMin0 = default, accMin1 = default;
+        byte* next = w + 2 * stride;
+        for (int i = 0; i < blocks; i++)
+        {
+            Prefetch(next + i * 2 * sizeof(BlockQ4_K), 2 * sizeof(BlockQ4_K));
+            var b0 = (BlockQ4_K*)w + i;
+            var b1 = (BlockQ4_K*)(w + stride) + i;
+            var y = (BlockQ8_K*)x + i;
+            // d = dy·d_w and dmin = −dy·dmin_w of both rows: the same single products as the one-row kernel.
+            var scales = Fp16Bits.ToSingle(Vector128.Create((uint)b0->D, b0->DMin, b1->D, b1->DMin)) * Vector128.Create(y->D, -y->D, y->D, -y->D);
+            KQuant.UnpackScalesMinsK4(b0->Scales, scalesThenMins0);
+            KQuant.UnpackScalesMinsK4(b1->Scales, scalesThenMins1);
+            accMin0 = GgmlLanes.FusedMultiplyAdd(scales.GetElement(1), KQuant.PairedMinLanes(y->BSums, scalesThenMins0 + 8), accMin0);
+            accMin1 = GgmlLanes.FusedMultiplyAdd(scales.GetElement(3), KQuant.PairedMinLanes(y->BSums, scalesThenMins1 + 8), accMin1);
+
+            Vector256<int> sum0 = default, sum1 = default;
+            for (int c = 0; c < 4; c++)
+            {
+                var xLow = Vector256.Load(y->Qs + 64 * c);
+                var xHigh = Vector256.Load(y->Qs + 64 * c + 32);
+                var bytes0 = Vector256.Load(b0->Qs + 32 * c);
+                var bytes1 = Vector256.Load(b1->Qs + 32 * c);
+                sum0 += KSimd.MulAdd(bytes0 & nibble, xLow, Vector256.Create((short)scalesThenMins0[2 * c]))
+                      + KSimd.MulAdd((bytes0.AsUInt16() >>> 4).AsByte() & nibble, xHigh, Vector256.Create((short)scalesThenMins0[2 * c + 1]));
+                sum1 += KSimd.MulAdd(bytes1 & nibble, xLow, Vector256.Create((short)scalesThenMins1[2 * c]))
+                      + KSimd.MulAdd((bytes1.AsUInt16() >>> 4).AsByte() & nibble, xHigh, Vector256.Create((short)scalesThenMins1[2 * c + 1]));
+            }
+            acc0 = GgmlLanes.FusedMultiplyAdd(scales.GetElement(0), sum0, acc0);
+            acc1 = GgmlLanes.FusedMultiplyAdd(scales.GetElement(2), sum1, acc1);
+        }
+        output[0] = GgmlLanes.HorizontalSum8(acc0) + GgmlLanes.HorizontalSum4(accMin0);
+        output[1] = GgmlLanes.HorizontalSum8(acc1) + GgmlLanes.HorizontalSum4(accMin1);
+    }
+
+    /// <summary>Two consecutive Q6_K rows × one Q8_K row: output[0..1], each exactly <see cref="Q6K.Dot256"/>.</summary>
+    private static void Q6KRows2(byte* w, long stride, byte* x, int blocks, float* output)
+    {
+        var nibble = Vector256.Create((byte)0x0F);
+        var twoBits = Vector256.Create((ushort)0x0303);
+        var offset = Vector256.Create((byte)32);
+        Vector256<float> acc0 = default, acc1 = default;
+        byte* next = w + 2 * stride;
+        for (int i = 0; i < blocks; i++)
+        {
+            Prefetch(next + i * 2 * sizeof(BlockQ6_K), 2 * sizeof(BlockQ6_K));
+            var b0 = (BlockQ6_K*)w + i;
+            var b1 = (BlockQ6_K*)(w + stride) + i;
+            var y = (BlockQ8_K*)x + i;
+            var d = Fp16Bits.ToSingle(Vector128.Create((uint)b0->D, b1->D, 0, 0)) * Vector128.Create(y->D);
+            var scales0 = Avx2.ConvertToVector256Int16(Vector128.Load(b0->Scales));
+            var scales1 = Avx2.ConvertToVector256Int16(Vector128.Load(b1->Scales));
+            Vector256<int> sum0 = default, sum1 = default;
+            for (int h = 0; h < 2; h++)
+            {
+                var low00 = Vector256.Load(b0->Ql + 64 * h);
+                var low01 = Vector256.Load(b0->Ql + 64 * h + 32);
+                var high0 = Vector256.Load(b0->Qh + 32 * h).AsUInt16();
+                var low10 = Vector256.Load(b1->Ql + 64 * h);
+                var low11 = Vector256.Load(b1->Ql + 64 * h + 32);
+                var high1 = Vector256.Load(b1->Qh + 32 * h).AsUInt16();
+                for (int e = 0; e < 4; e++)
+                {
+                    var activations = Vector256.Load(y->Qs + 128 * h + 32 * e);
+                    var bytes0 = e % 2 == 0 ? low00 : low01;
+                    var bytes1 = e % 2 == 0 ? low10 : low11;
+                    var quants0 = (e < 2 ? bytes0 & nibble : (bytes0.AsUInt16() >>> 4).AsByte() & nibble) | (((high0 >>> (2 * e)) & twoBits) << 4).AsByte();
+                    var quants1 = (e < 2 ? bytes1 & nibble : (bytes1.AsUInt16() >>> 4).AsByte() & nibble) | (((high1 >>> (2 * e)) & twoBits) << 4).AsByte();
+                    sum0 += KSimd.Scale(KSimd.MulAddOffset(quants0, offset, activations), KSimd.PairScales(scales0, 4 * h + e));
+                    sum1 += KSimd.Scale(KSimd.MulAddOffset(quants1, offset, activations), KSimd.PairScales(scales1, 4 * h + e));
+                }
+            }
+            acc0 = GgmlLanes.FusedMultiplyAdd(d.GetElement(0), sum0, acc0);
+            acc1 = GgmlLanes.FusedMultiplyAdd(d.GetElement(1), sum1, acc1);
+        }
+        output[0] = GgmlLanes.HorizontalSum8(acc0);
+        output[1] = GgmlLanes.HorizontalSum8(acc1);
+    }
+
+    /// <summary>
+    /// One Q4_K row × four Q8_K rows (xStride bytes apart): output[t·outputStride] for t = 0..3, each exactly
+    /// <see cref="Q4K.Dot256"/>: per super-block acc = fma(d, lanes, acc) and accMin = fma(dmin, minLanes, accMin).
+    /// </summary>
+    private static void Q4KRowTokens4(byte* w, byte* x, long xStride, int blocks, float* output, long outputStride)
+    {
+        byte* scalesThenMins = stackalloc byte[16];
+        var acc = stackalloc Vector256<float>[4];      // per token: the eight ggml lanes
+        var accMin = stackalloc Vector128<float>[4];   // per token: the four min-term lanes
+        for (int t = 0; t < 4; t++)
+        {
+            acc[t] = Vector256<float>.Zero;
+            accMin[t] = Vector128<float>.Zero;
+        }
+        var nibble = Vector256.Create((byte)0x0F);
+        for (int i = 0; i < blocks; i++)
+        {
+            var b = (BlockQ4_K*)w + i;
+            var y0 = (BlockQ8_K*)x + i;
+            var y1 = (BlockQ8_K*)(x + xStride) + i;
+            var y2 = (BlockQ8_K*)(x + 2 * xStride) + i;
+            var y3 = (BlockQ8_K*)(x + 3 * xStride) + i;
+            float halfD = KQuant.HalfToFloat(b->D), halfDMin = KQuant.HalfToFloat(b->DMin);
+            KQuant.UnpackScalesMinsK4(b->Scales, scalesThenMins);
+            accMin[0] = GgmlLanes.FusedMultiplyAdd(-y0->D * halfDMin, KQuant.PairedMinLanes(y0->BSums, scalesThenMins + 8), accMin[0]);
+            accMin[1] = GgmlLanes.FusedMultiplyAdd(-y1->D * halfDMin, KQuant.PairedMinLanes(y1->BSums, scalesThenMins + 8), accMin[1]);
+            accMin[2] = GgmlLanes.FusedMultiplyAdd(-y2->D * halfDMin, KQuant.PairedMinLanes(y2->BSums, scalesThenMins + 8), accMin[2]);
+            accMin[3] = GgmlLanes.FusedMultiplyAdd(-y3->D * halfDMin, KQuant.PairedMinLanes(y3->BSums, scalesThenMins + 8), accMin[3]);
+
+            Vector256<int> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
+            for (int c = 0; c < 4; c++)
+            {
+                var bytes = Vector256.Load(b->Qs + 32 * c);
+                var low = bytes & nibble;
+                var high = (bytes.AsUInt16() >>> 4).AsByte() & nibble;
+                var scaleLow = Vector256.Create((short)scalesThenMins[2 * c]);
+                var scaleHigh = Vector256.Create((short)scalesThenMins[2 * c + 1]);
+                int offset = 64 * c;
+                sum0 += KSimd.MulAdd(low, Vector256.Load(y0->Qs + offset), scaleLow) + KSimd.MulAdd(high, Vector256.Load(y0->Qs + offset + 32), scaleHigh);
+                sum1 += KSimd.MulAdd(low, Vector256.Load(y1->Qs + offset), scaleLow) + KSimd.MulAdd(high, Vector256.Load(y1->Qs + offset + 32), scaleHigh);
+                sum2 += KSimd.MulAdd(low, Vector256.Load(y2->Qs + offset), scaleLow) + KSimd.MulAdd(high, Vector256.Load(y2->Qs + offset + 32), scaleHigh);
+                sum3 += KSimd.MulAdd(low, Vector256.Load(y3->Qs + offset), scaleLow) + KSimd.MulAdd(high, Vector256.Load(y3->Qs + offset + 32), scaleHigh);
+            }
+            acc[0] = GgmlLanes.FusedMultiplyAdd(y0->D * halfD, sum0, acc[0]);
+            acc[1] = GgmlLanes.FusedMultiplyAdd(y1->D * halfD, sum1, acc[1]);
+            acc[2] = GgmlLanes.FusedMultiplyAdd(y2->D * halfD, sum2, acc[2]);
+            acc[3] = GgmlLanes.FusedMultiplyAdd(y3->D * halfD, sum3, acc[3]);
+        }
+        for (int t = 0; t < 4; t++) output[t * outputStride] = GgmlLanes.HorizontalSum8(acc[t]) + GgmlLanes.HorizontalSum4(accMin[t]);
+    }
+
+    /// <summary>One Q6_K row × four Q8_K rows: output[t·outputStride] for t = 0..3, each exactly <see cref="Q6K.Dot256"/>.</summary>
+    private static void Q6KRowTokens4(byte* w, byte* x, long xStride, int blocks, float* output, long outputStride)
+    {
+        var acc = stackalloc Vector256<float>[4];      // per token: the eight ggml lanes
+        for (int t = 0; t < 4; t++) acc[t] = Vector256<float>.Zero;
+        var nibble = Vector256.Create((byte)0x0F);
+        var twoBits = Vector256.Create((ushort)0x0303);
+        var offset = Vector256.Create((byte)32);
+        for (int i = 0; i < blocks; i++)
+        {
+            var b = (BlockQ6_K*)w + i;
+            var y0 = (BlockQ8_K*)x + i;
+            var y1 = (BlockQ8_K*)(x + xStride) + i;
+            var y2 = (BlockQ8_K*)(x + 2 * xStride) + i;
+            var y3 = (BlockQ8_K*)(x + 3 * xStride) + i;
+            var scales = Avx2.ConvertToVector256Int16(Vector128.Load(b->Scales));   // 16 × int16
+            Vector256<int> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
+            for (int h = 0; h < 2; h++)
+            {
+                var low0 = Vector256.Load(b->Ql + 64 * h);
+                var low1 = Vector256.Load(b->Ql + 64 * h + 32);
+                var high = Vector256.Load(b->Qh + 32 * h).AsUInt16();
+                for (int e = 0; e < 4; e++)
+                {
+                    var bytes = e % 2 == 0 ? low0 : low1;
+                    var lowBits = e < 2 ? bytes & nibble : (bytes.AsUInt16() >>> 4).AsByte() & nibble;
+                    var quants = lowBits | (((high >>> (2 * e)) & twoBits) << 4).AsByte();
+                    var pairScales = KSimd.PairScales(scales, 4 * h + e);
+                    int at = 128 * h + 32 * e;
+                    sum0 += KSimd.Scale(KSimd.MulAddOffset(quants, offset, Vector256.Load(y0->Qs + at)), pairScales);
+                    sum1 += KSimd.Scale(KSimd.MulAddOffset(quants, offset, Vector256.Load(y1->Qs + at)), pairScales);
+                    sum2 += KSimd.Scale(KSimd.MulAddOffset(quants, offset, Vector256.Load(y2->Qs + at)), pairScales);
+                    sum3 += KSimd.Scale(KSimd.MulAddOffset(quants, offset, Vector256.Load(y3->Qs + at)), pairScales);
+                }
+            }
+            float halfD = KQuant.HalfToFloat(b->D);
+            acc[0] = GgmlLanes.FusedMultiplyAdd(y0->D * halfD, sum0, acc[0]);
+            acc[1] = GgmlLanes.FusedMultiplyAdd(y1->D * halfD, sum1, acc[1]);
+            acc[2] = GgmlLanes.FusedMultiplyAdd(y2->D * halfD, sum2, acc[2]);
+            acc[3] = GgmlLanes.FusedMultiplyAdd(y3->D * halfD, sum3, acc[3]);
+        }
+        for (int t = 0; t < 4; t++) output[t * outputStride] = GgmlLanes.HorizontalSum8(acc[t]);
+    }
+}
