@@ -16,6 +16,7 @@ public static class CommandLineApp
         root.Add(LogitsCommand.Create(console));
         root.Add(TokenizeCommand.Create(console));
         root.Add(InspectCommand.Create(console));
+        root.Add(BenchServeCommand.Create(console));
         return root;
     }
 
