@@ -24,7 +24,6 @@ public sealed class SerialTestScheduler : IGenerationScheduler
     private int _running;
     private long _steps;
     private int _cancelled;
-    private readonly SemaphoreSlim _cancellationSeen = new(0);
 
     public SerialTestScheduler(Model model, int contextSize, int queueCapacity = 64, TimeSpan tokenDelay = default)
     {
@@ -42,9 +41,6 @@ public sealed class SerialTestScheduler : IGenerationScheduler
 
     /// <summary>Jobs that ended because their cancellation token fired.</summary>
     public int CancelledJobs => Volatile.Read(ref _cancelled);
-
-    /// <summary>Waits until some job has ended by cancellation (released once per cancelled job).</summary>
-    public Task<bool> WaitForCancellationAsync(TimeSpan timeout) => _cancellationSeen.WaitAsync(timeout);
 
     public SchedulerStats Stats => new()
     {
@@ -97,11 +93,7 @@ public sealed class SerialTestScheduler : IGenerationScheduler
                     result = new JobResult(JobFinishReason.Failed, new JobUsage { PromptTokens = pending.Job.PromptTokens.Count }, error);
                 }
                 Interlocked.Decrement(ref _running);
-                if (result.FinishReason == JobFinishReason.Cancelled)
-                {
-                    Interlocked.Increment(ref _cancelled);
-                    _cancellationSeen.Release();
-                }
+                if (result.FinishReason == JobFinishReason.Cancelled) Interlocked.Increment(ref _cancelled);
                 pending.Tokens.TryComplete();
                 pending.Completion.TrySetResult(result);
             }
