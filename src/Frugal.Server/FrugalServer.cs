@@ -63,7 +63,7 @@ public static class FrugalServer
             RaplEnergyMeter.TryOpen(settings.PowercapRoot), Environment.ProcessorCount);
         var state = new ServerState(model, scheduler, chat, settings, modelId, metrics, cost);
         builder.Services.AddSingleton(state);
-        builder.Services.AddSingleton(metrics); // disposed with the host, which ends the meter
+        builder.Services.AddSingleton(_ => metrics); // factory-made, so the host disposes it: the meter ends with the server
         builder.Services.AddOpenTelemetry().WithMetrics(meters => meters.AddMeter(ServerMetrics.MeterName).AddPrometheusExporter());
 
         var app = builder.Build();

@@ -288,9 +288,27 @@ public sealed class ApiTests(ServerFixture fixture) : IClassFixture<ServerFixtur
             "frugal_server_prompt_tokens", "frugal_server_completion_tokens", "frugal_server_requests",
             "frugal_server_queue_depth", "frugal_server_running_sequences", "frugal_server_kv_blocks_used",
             "frugal_server_kv_blocks_total", "frugal_server_prefix_cache_hit_ratio", "frugal_server_completion_tokens_per_second",
-            "frugal_server_cost_per_million_tokens", "frugal_server_cost", "frugal_server_energy",
+            "frugal_server_cost_per_million_tokens_usd", "frugal_server_cost_usd_total", "frugal_server_energy_joules_total",
+            "frugal_server_cpu_time_seconds_total", "frugal_server_request_duration_seconds_bucket",
         })
             Assert.Contains(name, metrics);
         Assert.Contains("status=\"200\"", metrics);
+    }
+
+    [SharedFact]
+    public async Task StreamedChatWithSeveralChoicesKeepsThemApart()
+    {
+        string body = """{"model":"stories260K","messages":[{"role":"user","content":"Hi"}],"n":2,"max_tokens":12,"temperature":0,"seed":3}""";
+        var whole = (await Server.PostAsync("/v1/chat/completions", body)).Body;
+        var response = await Server.PostJsonAsync("/v1/chat/completions", body.Replace("\"seed\":3", "\"seed\":3,\"stream\":true"));
+        var chunks = Sse.Json(await Sse.ReadAllAsync(response));
+        for (int index = 0; index < 2; index++)
+        {
+            var mine = chunks.Select(c => c.GetProperty("choices")[0]).Where(c => c.GetProperty("index").GetInt32() == index).ToList();
+            Assert.Equal("assistant", mine[0].GetProperty("delta").GetProperty("role").GetString());
+            string text = string.Concat(mine.Select(c => c.GetProperty("delta").TryGetProperty("content", out var content) ? content.GetString() : ""));
+            Assert.Equal(whole.GetProperty("choices")[index].GetProperty("message").GetProperty("content").GetString(), text);
+            Assert.Equal("length", mine[^1].GetProperty("finish_reason").GetString());
+        }
     }
 }

@@ -29,15 +29,15 @@ public sealed class RobustnessTests
     [SharedFact]
     public async Task FullQueueIs429WithRetryAfter()
     {
-        await using var server = await TestServer.StartAsync(new TestServerOptions { QueueCapacity = 1, TokenDelay = TimeSpan.FromMilliseconds(30) });
+        await using var server = await TestServer.StartAsync(new TestServerOptions { QueueCapacity = 1, TokenDelay = TimeSpan.FromMilliseconds(40) });
         using var client = new HttpClient();
         using var cancel = new CancellationTokenSource();
         // A runs (slowly), B waits in the one queue slot, so C finds the queue full.
-        using var running = await OpenStreamAsync(server, client, Completion(200, stream: true), cancel.Token);
+        using var running = await OpenStreamAsync(server, client, Completion(250, stream: true), cancel.Token);
         using var reader = new StreamReader(await running.Content.ReadAsStreamAsync(cancel.Token));
         while (await reader.ReadLineAsync(cancel.Token) is string line && !line.StartsWith("data: ", StringComparison.Ordinal)) { }
         var waiting = server.PostJsonAsync("/v1/completions", Completion(4), cancel.Token);
-        for (int i = 0; i < 200 && server.Scheduler.Stats.Waiting < 1; i++) await Task.Delay(10);
+        for (int i = 0; i < 800 && server.Scheduler.Stats.Waiting < 1; i++) await Task.Delay(10);
         Assert.Equal(1, server.Scheduler.Stats.Waiting);
 
         var (status, error, response) = await server.PostAsync("/v1/completions", Completion(4));
@@ -146,5 +146,35 @@ public sealed class RobustnessTests
             """{"model":"stories260K","messages":[{"role":"user","content":"hi"}]}""");
         Assert.Equal(400, status);
         ErrorAssert.IsOpenAiError(error, Invalid, "messages", "chat_template_missing");
+    }
+
+    [SharedFact]
+    public async Task RunAsyncServesUntilCancelled()
+    {
+        using var model = Frugal.Models.Model.Load(SharedData.Model("stories260K.gguf"), new Frugal.Models.ModelLoadOptions { Threads = 1 });
+        await using var scheduler = TestServer.CreateScheduler(model, new TestServerOptions());
+        using var stop = new CancellationTokenSource();
+        var listening = new TaskCompletionSource<Uri>();
+        var settings = new ServerSettings { Port = 0, ModelId = "tiny", ConsoleLogLevel = Microsoft.Extensions.Logging.LogLevel.None };
+        var run = FrugalServer.RunAsync(model, scheduler, null, settings, listening.SetResult, stop.Token);
+        Uri address = await listening.Task.WaitAsync(Patience);
+        Assert.Equal("127.0.0.1", address.Host);
+        Assert.NotEqual(0, address.Port);
+        using var client = new HttpClient { BaseAddress = address };
+        var models = JsonDocument.Parse(await client.GetStringAsync("/v1/models")).RootElement;
+        Assert.Equal("tiny", models.GetProperty("data")[0].GetProperty("id").GetString());
+        await stop.CancelAsync();
+        await run.WaitAsync(Patience);
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.GetStringAsync("/health"));
+    }
+
+    [Fact]
+    public void SettingsAreValidated()
+    {
+        Assert.Throws<ArgumentException>(() => new ServerSettings { Port = 70000 }.Validate());
+        Assert.Throws<ArgumentException>(() => new ServerSettings { PricePerHour = -1 }.Validate());
+        Assert.Throws<ArgumentException>(() => new ServerSettings { RequestTimeout = TimeSpan.Zero }.Validate());
+        Assert.Throws<ArgumentException>(() => new ServerSettings { ApiKey = "" }.Validate());
+        new ServerSettings().Validate();
     }
 }

@@ -30,6 +30,8 @@ public sealed class ChoiceRunner
     private readonly Queue<(GeneratedToken Token, int Start, int End)> _pending = new();
     private int _generatedLength;   // characters of text the tokens have produced
     private int _releasedLength;    // characters already handed to the client
+    private long _firstToken, _lastToken;   // Stopwatch timestamps of the first and latest token
+    private int _received;
 
     public ChoiceRunner(Tokenizer tokenizer, IReadOnlyList<string> stops, long requestStartTimestamp, ServerMetrics? metrics)
     {
@@ -47,30 +49,11 @@ public sealed class ChoiceRunner
     public async Task<ChoiceOutcome> RunAsync(GenerationStream stream, CancellationTokenSource job,
         Func<ChoiceDelta, ValueTask> onDelta, CancellationToken requestAborted)
     {
-        long firstToken = 0, lastToken = 0;
-        int received = 0;
         try
         {
             await foreach (var token in stream.Tokens.ReadAllAsync(requestAborted))
             {
-                long now = Stopwatch.GetTimestamp();
-                if (received == 0)
-                {
-                    firstToken = now;
-                    _metrics?.RecordTimeToFirstToken(Stopwatch.GetElapsedTime(_requestStart, now));
-                }
-                else
-                {
-                    _metrics?.RecordInterTokenLatency(Stopwatch.GetElapsedTime(lastToken, now));
-                }
-                _metrics?.RecordCompletionTokenProduced();
-                lastToken = now;
-                received++;
-
-                string piece = _detokenizer.Push(token.Token);
-                _pending.Enqueue((token, _generatedLength, _generatedLength + piece.Length));
-                _generatedLength += piece.Length;
-                if (await ReleaseAsync(_stops.Push(piece), onDelta))
+                if (await AcceptAsync(token, onDelta))
                 {
                     await job.CancelAsync(); // the stop string ends the job; the scheduler frees it at its next step
                     break;
@@ -79,17 +62,23 @@ public sealed class ChoiceRunner
         }
         catch (OperationCanceledException) when (requestAborted.IsCancellationRequested)
         {
-            // The request is over (client gone or timeout); the job's linked token has stopped it.
+            // The request is over (client gone or timeout); the job's linked token is stopping it.
         }
 
         var result = await stream.Completion;
-        if (!_stops.Matched && !requestAborted.IsCancellationRequested)
+        bool endedOnItsOwn = result.FinishReason is JobFinishReason.Stop or JobFinishReason.Length;
+        if (endedOnItsOwn && !_stops.Matched)
         {
-            // The job ended on its own: bytes still held by the detokenizer and text held for a possible stop string go out now.
-            string tail = _detokenizer.Flush();
-            _generatedLength += tail.Length;
-            bool stopped = await ReleaseAsync(_stops.Push(tail), onDelta);
-            if (!stopped) await ReleaseAsync(_stops.Flush(), onDelta, everything: true);
+            // The job finished even if the request was cancelled meanwhile: take what is still queued, then
+            // the bytes held by the detokenizer and the text held for a possible stop string.
+            while (!_stops.Matched && stream.Tokens.TryRead(out var token)) await AcceptAsync(token, onDelta);
+            if (!_stops.Matched)
+            {
+                string tail = _detokenizer.Flush();
+                _generatedLength += tail.Length;
+                bool stopped = await ReleaseAsync(_stops.Push(tail), onDelta);
+                if (!stopped) await ReleaseAsync(_stops.Flush(), onDelta, everything: true);
+            }
         }
 
         string? finish = _stops.Matched ? "stop" : result.FinishReason switch
@@ -98,7 +87,30 @@ public sealed class ChoiceRunner
             JobFinishReason.Length => "length",
             _ => null,
         };
-        return new ChoiceOutcome(finish, result, firstToken, lastToken, received);
+        return new ChoiceOutcome(finish, result, _firstToken, _lastToken, _received);
+    }
+
+    // Times one token, turns it into text and releases what the stop matcher lets through; true on a stop match.
+    private async ValueTask<bool> AcceptAsync(GeneratedToken token, Func<ChoiceDelta, ValueTask> onDelta)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (_received == 0)
+        {
+            _firstToken = now;
+            _metrics?.RecordTimeToFirstToken(Stopwatch.GetElapsedTime(_requestStart, now));
+        }
+        else
+        {
+            _metrics?.RecordInterTokenLatency(Stopwatch.GetElapsedTime(_lastToken, now));
+        }
+        _metrics?.RecordCompletionTokenProduced();
+        _lastToken = now;
+        _received++;
+
+        string piece = _detokenizer.Push(token.Token);
+        _pending.Enqueue((token, _generatedLength, _generatedLength + piece.Length));
+        _generatedLength += piece.Length;
+        return await ReleaseAsync(_stops.Push(piece), onDelta);
     }
 
     // Releases text that the stop matcher let through and the tokens it completes; returns true on a stop match.

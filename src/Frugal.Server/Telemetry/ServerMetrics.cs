@@ -50,17 +50,17 @@ public sealed class ServerMetrics : IDisposable
         _cachedPromptTokens = _meter.CreateCounter<long>("frugal.server.cached_prompt_tokens", "{token}", "Prompt tokens served from the prefix cache");
         _completionTokens = _meter.CreateCounter<long>("frugal.server.completion_tokens", "{token}", "Generated tokens");
         _requests = _meter.CreateCounter<long>("frugal.server.requests", "{request}", "HTTP requests by endpoint and status code");
-        _costUsd = _meter.CreateCounter<double>("frugal.server.cost", "USD", "Machine cost attributed to requests");
+        _costUsd = _meter.CreateCounter<double>("frugal.server.cost_usd", "{USD}", "Machine cost attributed to requests");
         _cpuSeconds = _meter.CreateCounter<double>("frugal.server.cpu_time", "s", "CPU time attributed to requests");
         _energyJoules = _meter.CreateCounter<double>("frugal.server.energy", "J", "Energy attributed to requests (RAPL or estimate)");
 
-        _meter.CreateObservableGauge("frugal.server.queue_depth", () => (long)_scheduler.Stats.Waiting, "{sequence}", "Sequences waiting to start");
-        _meter.CreateObservableGauge("frugal.server.running_sequences", () => (long)_scheduler.Stats.Running, "{sequence}", "Sequences being generated");
-        _meter.CreateObservableGauge("frugal.server.kv_blocks_used", () => (long)_scheduler.Stats.KvBlocksUsed, "{block}", "KV-cache blocks in use");
-        _meter.CreateObservableGauge("frugal.server.kv_blocks_total", () => (long)_scheduler.Stats.KvBlocksTotal, "{block}", "KV-cache blocks in the pool");
+        _meter.CreateObservableGauge("frugal.server.queue_depth", () => (long)Stats().Waiting, "{sequence}", "Sequences waiting to start");
+        _meter.CreateObservableGauge("frugal.server.running_sequences", () => (long)Stats().Running, "{sequence}", "Sequences being generated");
+        _meter.CreateObservableGauge("frugal.server.kv_blocks_used", () => (long)Stats().KvBlocksUsed, "{block}", "KV-cache blocks in use");
+        _meter.CreateObservableGauge("frugal.server.kv_blocks_total", () => (long)Stats().KvBlocksTotal, "{block}", "KV-cache blocks in the pool");
         _meter.CreateObservableGauge("frugal.server.prefix_cache_hit_ratio", PrefixCacheHitRatio, null, "Share of looked-up prompt tokens found in the prefix cache");
         _meter.CreateObservableGauge("frugal.server.completion_tokens_per_second", () => _completionTokenRate.PerSecond(), "{token}/s", "Generated tokens per second over the last 10 s");
-        _meter.CreateObservableGauge("frugal.server.cost_per_million_tokens", CostPerMillionTokens, "USD", "Cost of finished requests per million (prompt + completion) tokens");
+        _meter.CreateObservableGauge("frugal.server.cost_per_million_tokens_usd", CostPerMillionTokens, "{USD}", "Cost of finished requests per million (prompt + completion) tokens");
     }
 
     public void RecordTimeToFirstToken(TimeSpan elapsed) => _timeToFirstToken.Record(elapsed.TotalSeconds);
@@ -91,9 +91,22 @@ public sealed class ServerMetrics : IDisposable
         }
     }
 
+    // A scrape must not fail because the scheduler is shutting down.
+    private SchedulerStats Stats()
+    {
+        try
+        {
+            return _scheduler.Stats;
+        }
+        catch (ObjectDisposedException)
+        {
+            return new SchedulerStats();
+        }
+    }
+
     private double PrefixCacheHitRatio()
     {
-        var stats = _scheduler.Stats;
+        var stats = Stats();
         return stats.PrefixCacheLookupTokens == 0 ? 0 : (double)stats.PrefixCacheHitTokens / stats.PrefixCacheLookupTokens;
     }
 
