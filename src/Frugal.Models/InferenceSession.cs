@@ -4,21 +4,31 @@ using Frugal.Numerics.Threading;
 
 namespace Frugal.Models;
 
-/// <summary>One sequence being evaluated: its KV cache and scratch buffers. Not thread-safe.</summary>
+/// <summary>
+/// One sequence being evaluated: its KV cache (one contiguous block as large as the context) and scratch
+/// buffers. Not thread-safe. Many sequences sharing a paged cache: <see cref="Batching.BatchEngine"/>.
+/// </summary>
 public sealed unsafe class InferenceSession : IDisposable
 {
     private readonly ModelConfig _config;
     private readonly KvCache _cache;
     private readonly BatchForward _forward;
     private readonly NativeBuffer<float> _lastLogits; // [vocab]
+    private readonly NativeBuffer<int> _blockTable;   // [1]: the single block, id 0
+    private readonly int[] _positions = new int[BatchForward.DefaultMaxTokens];   // [rows] of the pass being run
+    private readonly nint[] _tables = new nint[BatchForward.DefaultMaxTokens];    // [rows]: every row uses _blockTable
+    private readonly int[] _logitRows = new int[BatchForward.DefaultMaxTokens];   // [rows]: 0, 1, 2…
 
     internal InferenceSession(ArchitectureBinding model, WorkerPool pool, int contextSize)
     {
         _config = model.Config;
         ContextSize = contextSize;
-        _cache = new KvCache(_config.Layers, contextSize, _config.KvDim);
-        _forward = new BatchForward(model, _cache, pool);
+        _cache = new KvCache(_config.Layers, _config.KvDim, blockTokens: contextSize, blockCount: 1);
+        _forward = new BatchForward(model, _cache, pool, contextSize);
         _lastLogits = new NativeBuffer<float>(_config.VocabSize);
+        _blockTable = new NativeBuffer<int>(1);
+        Array.Fill(_tables, (nint)_blockTable.Pointer);
+        for (int i = 0; i < _logitRows.Length; i++) _logitRows[i] = i;
     }
 
     /// <summary>Sees the activations of every later evaluation (calibration tools such as imatrix and prune).</summary>
@@ -49,12 +59,11 @@ public sealed unsafe class InferenceSession : IDisposable
     public ReadOnlySpan<float> Evaluate(ReadOnlySpan<int> tokens)
     {
         Check(tokens);
-        for (int start = 0; start < tokens.Length; start += BatchForward.MaxTokens)
+        for (int start = 0; start < tokens.Length; start += _forward.MaxTokens)
         {
-            var block = tokens.Slice(start, Math.Min(BatchForward.MaxTokens, tokens.Length - start));
+            var block = tokens.Slice(start, Math.Min(_forward.MaxTokens, tokens.Length - start));
             bool last = start + block.Length == tokens.Length;
-            _forward.Forward(block, Position, _lastLogits.Pointer, last ? 1 : 0);
-            Position += block.Length;
+            Forward(block, _lastLogits.Pointer, last ? _logitRows.AsSpan(block.Length - 1, 1) : default);
         }
         return new ReadOnlySpan<float>(_lastLogits.Pointer, _config.VocabSize);
     }
@@ -67,13 +76,20 @@ public sealed unsafe class InferenceSession : IDisposable
             throw new ArgumentException($"logits holds {logits.Length} floats, {tokens.Length} × {VocabSize} needed", nameof(logits));
         fixed (float* output = logits)
         {
-            for (int start = 0; start < tokens.Length; start += BatchForward.MaxTokens)
+            for (int start = 0; start < tokens.Length; start += _forward.MaxTokens)
             {
-                var block = tokens.Slice(start, Math.Min(BatchForward.MaxTokens, tokens.Length - start));
-                _forward.Forward(block, Position, output + (long)start * VocabSize, block.Length);
-                Position += block.Length;
+                var block = tokens.Slice(start, Math.Min(_forward.MaxTokens, tokens.Length - start));
+                Forward(block, output + (long)start * VocabSize, _logitRows.AsSpan(0, block.Length));
             }
         }
+    }
+
+    // One pass over consecutive positions from Position on; the rows in logitRows write their logits.
+    private void Forward(ReadOnlySpan<int> block, float* logits, ReadOnlySpan<int> logitRows)
+    {
+        for (int t = 0; t < block.Length; t++) _positions[t] = Position + t;
+        _forward.Forward(block, _positions.AsSpan(0, block.Length), _tables.AsSpan(0, block.Length), logitRows, logits);
+        Position += block.Length;
     }
 
     private void Check(ReadOnlySpan<int> tokens)
@@ -92,5 +108,6 @@ public sealed unsafe class InferenceSession : IDisposable
         _forward.Dispose();
         _cache.Dispose();
         _lastLogits.Dispose();
+        _blockTable.Dispose();
     }
 }

@@ -6,12 +6,14 @@ using Frugal.Quants.Float;
 namespace Frugal.Models.Transformer;
 
 /// <summary>
-/// Causal grouped-query attention of a block of tokens over the half-precision KV cache, one (token, head)
-/// pair per work item. The arithmetic follows llama.cpp's CPU path (no flash attention) step for step, so
-/// logits agree bit for bit where llama.cpp's do: the query is rounded to half and dotted with each key by
-/// ggml's F16 dot; scores are scaled and soft-maxed by ggml's softmax; the weights are rounded to half; each
-/// output dimension is ggml's F16 dot of the weights with that dimension of the values, accumulated in the
-/// same 32 partial sums (position mod 32) and folded in the same order.
+/// Causal grouped-query attention of a block of token rows over the half-precision KV cache, one (row, head)
+/// pair per work item. Each row belongs to a sequence (its block table) and sits at a position of it; it
+/// attends to positions 0…position of that sequence only, so rows of different sequences can share a pass.
+/// The arithmetic follows llama.cpp's CPU path (no flash attention) step for step, so logits agree bit for bit
+/// where llama.cpp's do, and a row's result never depends on the other rows: the query is rounded to half and
+/// dotted with each key by ggml's F16 dot; scores are scaled and soft-maxed by ggml's softmax; the weights are
+/// rounded to half; each output dimension is ggml's F16 dot of the weights with that dimension of the values,
+/// accumulated in the same 32 partial sums (position mod 32) and folded in the same order.
 /// </summary>
 internal sealed unsafe class Attention : IParallelWork, IDisposable
 {
@@ -24,16 +26,18 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
     private readonly int _headDim;
     private readonly float _scale;
     private readonly int _scoreStride;
-    private readonly NativeBuffer<float> _scores;   // [chunks (one per pool thread), contextSize rounded up to 8]
-    private readonly NativeBuffer<Half> _halves;    // [chunks, headDim + contextSize]: the query, then the weights, in half
+    private readonly NativeBuffer<float> _scores;   // [chunks (one per pool thread), maxContext rounded up to 8]
+    private readonly NativeBuffer<Half> _halves;    // [chunks, headDim + maxContext rounded up to 8]: the query, then the weights, in half
     private readonly NativeBuffer<float> _partials; // [chunks, 32, headDim]: per-lane sums of weight · value
     private float* _queries;
     private float* _output;
+    private int* _positions;
+    private int** _blockTables;
     private int _layer;
-    private int _startPosition;
     private int _tokens;
 
-    public Attention(WorkerPool pool, KvCache cache, ModelConfig config)
+    /// <param name="maxContext">The most positions one sequence may hold (sizes the per-thread score rows).</param>
+    public Attention(WorkerPool pool, KvCache cache, ModelConfig config, int maxContext)
     {
         _pool = pool;
         _cache = cache;
@@ -41,21 +45,23 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
         _kvHeads = config.KvHeads;
         _headDim = config.HeadDim;
         _scale = 1.0f / MathF.Sqrt(config.HeadDim);
-        _scoreStride = (cache.ContextSize + 7) & ~7;
+        _scoreStride = (maxContext + 7) & ~7;
         _scores = new NativeBuffer<float>((long)pool.ThreadCount * _scoreStride);
         _halves = new NativeBuffer<Half>((long)pool.ThreadCount * (_headDim + _scoreStride));
         _partials = new NativeBuffer<float>((long)pool.ThreadCount * Lanes * _headDim);
     }
 
     /// <summary>
-    /// queries [tokens, heads·headDim] (RoPE applied) at positions startPosition…; the cache already holds
-    /// keys and values up to startPosition + tokens. Writes output [tokens, heads·headDim].
+    /// queries [tokens, heads·headDim] (RoPE applied); row t is at positions[t] of the sequence whose block table
+    /// is blockTables[t]. The cache already holds that sequence's keys and values up to positions[t] inclusive.
+    /// Writes output [tokens, heads·headDim].
     /// </summary>
-    public void Run(int layer, float* queries, int startPosition, int tokens, float* output)
+    public void Run(int layer, float* queries, int* positions, int** blockTables, int tokens, float* output)
     {
         _layer = layer;
         _queries = queries;
-        _startPosition = startPosition;
+        _positions = positions;
+        _blockTables = blockTables;
         _tokens = tokens;
         _output = output;
         _pool.Run(this);
@@ -69,35 +75,48 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
         float* partials = _partials.Pointer + (long)chunkIndex * Lanes * _headDim;
         int group = _heads / _kvHeads;
         int queryDim = _heads * _headDim;
+        int kvDim = _cache.KvDim, blockTokens = _cache.BlockTokens;
         for (int item = chunkIndex; item < _tokens * _heads; item += chunkCount)
         {
             int t = item / _heads, h = item % _heads;
             int kvOffset = h / group * _headDim;
-            int visible = _startPosition + t + 1;
+            int visible = _positions[t] + 1;
+            int* table = _blockTables[t];
 
             // Scores: (half query · half key) · 1/√d, then softmax over the visible positions. Positions past
             // them are masked (-∞ → weight 0) up to a multiple of 8, as ggml's padded KV view would be.
             VectorOps.ToHalf(_queries + (long)t * queryDim + h * _headDim, query, _headDim);
-            for (int j = 0; j < visible; j++) scores[j] = F16.DotHalf(_cache.Key(_layer, j) + kvOffset, query, _headDim) * _scale;
+            for (int start = 0, b = 0; start < visible; start += blockTokens, b++)
+            {
+                Half* keys = _cache.Key(table[b], _layer, 0) + kvOffset;
+                int count = Math.Min(blockTokens, visible - start);
+                for (int i = 0; i < count; i++) scores[start + i] = F16.DotHalf(keys + (long)i * kvDim, query, _headDim) * _scale;
+            }
             int padded = (visible + 7) & ~7;
             for (int j = visible; j < padded; j++) scores[j] = float.NegativeInfinity;
             VectorOps.Softmax(scores, padded);
             VectorOps.ToHalf(scores, weights, visible);
 
-            WeightedValues(weights, visible, kvOffset, partials, _output + (long)t * queryDim + h * _headDim);
+            WeightedValues(weights, visible, table, kvOffset, partials, _output + (long)t * queryDim + h * _headDim);
         }
     }
 
     /// <summary>output[d] = Σ_j weight[j] · V[j][d], with ggml_vec_dot_f16's lane structure (position j feeds partial j mod 32).</summary>
-    private void WeightedValues(Half* weights, int visible, int kvOffset, float* partials, float* output)
+    private void WeightedValues(Half* weights, int visible, int* table, int kvOffset, float* partials, float* output)
     {
-        int d = _headDim;
+        int d = _headDim, kvDim = _cache.KvDim, blockTokens = _cache.BlockTokens;
         new Span<float>(partials, Lanes * d).Clear();
         float* value = output; // the output row doubles as the converted value row until the final fold
-        for (int j = 0; j < visible; j++)
+        for (int start = 0, b = 0; start < visible; start += blockTokens, b++)
         {
-            VectorOps.ToSingle(_cache.Value(_layer, j) + kvOffset, value, d);
-            VectorOps.FusedMultiplyAdd(value, (float)weights[j], partials + (j % Lanes) * d, d);
+            Half* values = _cache.Value(table[b], _layer, 0) + kvOffset;
+            int count = Math.Min(blockTokens, visible - start);
+            for (int i = 0; i < count; i++)
+            {
+                int j = start + i;
+                VectorOps.ToSingle(values + (long)i * kvDim, value, d);
+                VectorOps.FusedMultiplyAdd(value, (float)weights[j], partials + (j % Lanes) * d, d);
+            }
         }
 
         // Fold the 32 partials as GGML_F32x8_REDUCE does: accumulators (0+2)+(1+3), then lanes (l+4), then pairs.

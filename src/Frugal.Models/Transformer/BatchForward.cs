@@ -6,13 +6,17 @@ using Frugal.Quants;
 namespace Frugal.Models.Transformer;
 
 /// <summary>
-/// The fast forward pass: a block of up to <see cref="MaxTokens"/> tokens of one sequence goes through every
-/// layer together, so each weight row is read once per block (prefill) and activations are quantized once per
-/// row block. All buffers are allocated here, once; a step allocates nothing.
+/// The fast forward pass: a block of up to <see cref="MaxTokens"/> token rows goes through every layer together,
+/// so each weight row is read once per block and activations are quantized once per row block. The rows may
+/// come from one sequence (a prefill chunk) or from many (batched decode mixed with prefill chunks): each row
+/// carries its own position and its sequence's block table, writes its K and V there and attends over that
+/// sequence only. Every row is computed exactly as it would be alone, so a sequence's logits never depend on
+/// what it was batched with. All buffers are allocated here, once; a step allocates nothing.
 /// </summary>
 public sealed unsafe class BatchForward : IDisposable
 {
-    public const int MaxTokens = 64;
+    /// <summary>Rows per pass unless the caller chooses otherwise.</summary>
+    public const int DefaultMaxTokens = 64;
 
     private readonly ModelConfig _config;
     private readonly TransformerWeights _weights;
@@ -32,44 +36,93 @@ public sealed unsafe class BatchForward : IDisposable
     private readonly NativeBuffer<float> _up;       // [MaxTokens, ffn]
     private readonly NativeBuffer<float> _cos;      // [ropeDims/2]
     private readonly NativeBuffer<float> _sin;      // [ropeDims/2]
+    private readonly NativeBuffer<int> _positions;  // [MaxTokens]  position of each row in its sequence
+    private readonly NativeBuffer<nint> _tables;    // [MaxTokens]  int* block table of each row's sequence
 
     /// <summary>Sees the activations of every forward pass when set (calibration tools); null in serving.</summary>
     public ForwardObserver? Observer { get; set; }
 
-    public BatchForward(ArchitectureBinding model, KvCache cache, WorkerPool pool)
+    /// <param name="maxContext">The most positions one sequence may reach (its block table covers them).</param>
+    /// <param name="maxTokens">Rows per pass (1…4096).</param>
+    public BatchForward(ArchitectureBinding model, KvCache cache, WorkerPool pool, int maxContext, int maxTokens = DefaultMaxTokens)
     {
+        if (maxTokens < 1 || maxTokens > 4096) throw new ArgumentOutOfRangeException(nameof(maxTokens), $"a pass holds 1 to 4096 rows, got {maxTokens}");
+        if (maxContext < 1) throw new ArgumentOutOfRangeException(nameof(maxContext), $"the context must hold at least one position, got {maxContext}");
         _config = model.Config;
         _weights = model.Weights;
         _options = model.Options;
         _cache = cache;
+        MaxTokens = maxTokens;
+        MaxContext = maxContext;
         var c = _config;
+        if (cache.Layers != c.Layers || cache.KvDim != c.KvDim)
+            throw new ArgumentException($"the cache has {cache.Layers} layers of width {cache.KvDim}, the model {c.Layers} of width {c.KvDim}", nameof(cache));
         int widest = Math.Max(Math.Max(c.EmbeddingDim, c.QueryDim), c.FeedForwardDim);
-        _activations = new ActivationQuantizer(pool, MaxTokens, widest);
+        _activations = new ActivationQuantizer(pool, maxTokens, widest);
         _matMul = new MatMul(pool);
-        _attention = new Attention(pool, cache, c);
-        _x = new(MaxTokens * c.EmbeddingDim);
-        _normed = new(MaxTokens * c.EmbeddingDim);
-        _q = new(MaxTokens * c.QueryDim);
-        _k = new(MaxTokens * c.KvDim);
-        _v = new(MaxTokens * c.KvDim);
-        _attended = new(MaxTokens * c.QueryDim);
-        _projected = new(MaxTokens * c.EmbeddingDim);
-        _gate = new(MaxTokens * c.FeedForwardDim);
-        _up = new(MaxTokens * c.FeedForwardDim);
+        _attention = new Attention(pool, cache, c, maxContext);
+        _x = new(maxTokens * c.EmbeddingDim);
+        _normed = new(maxTokens * c.EmbeddingDim);
+        _q = new(maxTokens * c.QueryDim);
+        _k = new(maxTokens * c.KvDim);
+        _v = new(maxTokens * c.KvDim);
+        _attended = new(maxTokens * c.QueryDim);
+        _projected = new(maxTokens * c.EmbeddingDim);
+        _gate = new(maxTokens * c.FeedForwardDim);
+        _up = new(maxTokens * c.FeedForwardDim);
         _cos = new(c.RopeDims / 2);
         _sin = new(c.RopeDims / 2);
+        _positions = new(maxTokens);
+        _tables = new(maxTokens);
     }
 
+    public int MaxTokens { get; }
+
+    public int MaxContext { get; }
+
     /// <summary>
-    /// Runs tokens [n ≤ MaxTokens] at positions startPosition… and writes the logits of the last
-    /// <paramref name="logitRows"/> tokens to logits [logitRows, vocab].
+    /// Runs token rows [n ≤ MaxTokens]: row t is token tokens[t] at position positions[t] of the sequence whose
+    /// block table (an int* of at least positions[t] / BlockTokens + 1 block ids) is blockTables[t]. Rows of one
+    /// sequence must come in position order, and every earlier position of a row's sequence must already be in
+    /// the cache or in an earlier row. Writes the logits of rows logitRows[0], logitRows[1]… to logits
+    /// [logitRows.Length, vocab], in that order.
     /// </summary>
-    public void Forward(ReadOnlySpan<int> tokens, int startPosition, float* logits, int logitRows)
+    public void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<nint> blockTables, ReadOnlySpan<int> logitRows, float* logits)
+    {
+        int n = tokens.Length;
+        if (n == 0 || n > MaxTokens) throw new ArgumentOutOfRangeException(nameof(tokens), $"a pass holds 1 to {MaxTokens} rows, got {n}");
+        if (positions.Length != n || blockTables.Length != n)
+            throw new ArgumentException($"{n} tokens need {n} positions and {n} block tables, got {positions.Length} and {blockTables.Length}");
+        if (logitRows.Length > n) throw new ArgumentOutOfRangeException(nameof(logitRows), $"{logitRows.Length} logit rows asked of {n} rows");
+        if (logitRows.Length > 0 && logits == null) throw new ArgumentNullException(nameof(logits));
+        foreach (int row in logitRows)
+        {
+            if ((uint)row >= (uint)n) throw new ArgumentOutOfRangeException(nameof(logitRows), $"logit row {row} is not one of the {n} rows");
+        }
+        for (int t = 0; t < n; t++)
+        {
+            if ((uint)tokens[t] >= (uint)_config.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {tokens[t]} is outside the vocabulary (0…{_config.VocabSize - 1})");
+            if ((uint)positions[t] >= (uint)MaxContext)
+                throw new ArgumentOutOfRangeException(nameof(positions), $"position {positions[t]} is outside the context (0…{MaxContext - 1})");
+            // Every block the row reads must exist: a bad id would read outside the cache.
+            int* table = (int*)blockTables[t];
+            if (table == null) throw new ArgumentNullException(nameof(blockTables), $"row {t} has no block table");
+            for (int b = 0; b <= positions[t] / _cache.BlockTokens; b++)
+            {
+                if ((uint)table[b] >= (uint)_cache.BlockCount)
+                    throw new ArgumentOutOfRangeException(nameof(blockTables), $"row {t} names block {table[b]}; the cache has {_cache.BlockCount}");
+            }
+            _positions.Pointer[t] = positions[t];
+            _tables.Pointer[t] = blockTables[t];
+        }
+        Run(tokens, logitRows, logits);
+    }
+
+    private void Run(ReadOnlySpan<int> tokens, ReadOnlySpan<int> logitRows, float* logits)
     {
         var c = _config;
         int n = tokens.Length;
-        if (n == 0 || n > MaxTokens) throw new ArgumentOutOfRangeException(nameof(tokens), $"a block holds 1 to {MaxTokens} tokens, got {n}");
-        if (logitRows < 0 || logitRows > n) throw new ArgumentOutOfRangeException(nameof(logitRows));
         int dim = c.EmbeddingDim, qDim = c.QueryDim, kvDim = c.KvDim, ffn = c.FeedForwardDim;
         float* x = _x.Pointer, normed = _normed.Pointer;
 
@@ -104,15 +157,16 @@ public sealed unsafe class BatchForward : IDisposable
                     VectorOps.AddInPlace(k, layer.KeyBias!.Pointer, kvDim);
                     VectorOps.AddInPlace(v, layer.ValueBias!.Pointer, kvDim);
                 }
-                int position = startPosition + t;
+                int position = _positions.Pointer[t];
                 Rope.Angles(position, c.RopeDims, c.RopeBase, c.RopeFrequencyScale,
                     _weights.RopeFrequencyFactors is { } factors ? factors.Pointer : null, _cos.Pointer, _sin.Pointer);
                 Rope.Apply(q, c.Heads, c.HeadDim, c.RopeDims, _options.RopeStyle, _cos.Pointer, _sin.Pointer);
                 Rope.Apply(k, c.KvHeads, c.HeadDim, c.RopeDims, _options.RopeStyle, _cos.Pointer, _sin.Pointer);
-                VectorOps.ToHalf(k, _cache.Key(l, position), kvDim);
-                VectorOps.ToHalf(v, _cache.Value(l, position), kvDim);
+                int block = ((int*)_tables.Pointer[t])[position / _cache.BlockTokens], offset = position % _cache.BlockTokens;
+                VectorOps.ToHalf(k, _cache.Key(block, l, offset), kvDim);
+                VectorOps.ToHalf(v, _cache.Value(block, l, offset), kvDim);
             }
-            _attention.Run(l, _q.Pointer, startPosition, n, _attended.Pointer);
+            _attention.Run(l, _q.Pointer, _positions.Pointer, (int**)_tables.Pointer, n, _attended.Pointer);
             _activations.Prepare(_attended.Pointer, n, qDim);
             Observer?.MatMulInput(l, layer.AttentionOutput, _attended.Pointer, n, qDim);
             _matMul.Run(layer.AttentionOutput, _activations, n, _projected.Pointer, dim);
@@ -137,12 +191,12 @@ public sealed unsafe class BatchForward : IDisposable
         }
 
         Observer?.LayerInput(c.Layers, x, n, dim);
-        if (logitRows == 0) return;
-        int first = n - logitRows;
-        for (int t = first; t < n; t++) VectorOps.RmsNorm(x + t * dim, _weights.OutputNorm.Pointer, normed + (t - first) * dim, dim, c.RmsNormEpsilon);
-        _activations.Prepare(normed, logitRows, dim);
-        Observer?.MatMulInput(-1, _weights.Output, normed, logitRows, dim);
-        _matMul.Run(_weights.Output, _activations, logitRows, logits, c.VocabSize);
+        int outputs = logitRows.Length;
+        if (outputs == 0) return;
+        for (int i = 0; i < outputs; i++) VectorOps.RmsNorm(x + logitRows[i] * dim, _weights.OutputNorm.Pointer, normed + i * dim, dim, c.RmsNormEpsilon);
+        _activations.Prepare(normed, outputs, dim);
+        Observer?.MatMulInput(-1, _weights.Output, normed, outputs, dim);
+        _matMul.Run(_weights.Output, _activations, outputs, logits, c.VocabSize);
     }
 
     public void Dispose()
@@ -150,5 +204,7 @@ public sealed unsafe class BatchForward : IDisposable
         _activations.Dispose();
         _attention.Dispose();
         foreach (var buffer in new[] { _x, _normed, _q, _k, _v, _attended, _projected, _gate, _up, _cos, _sin }) buffer.Dispose();
+        _positions.Dispose();
+        _tables.Dispose();
     }
 }
