@@ -18,6 +18,7 @@ public static class CommandLineApp
         root.Add(InspectCommand.Create(console));
         root.Add(QuantizeCommand.Create(console));
         root.Add(ImatrixCommand.Create(console));
+        root.Add(ServeCommand.Create(console));
         root.Add(BenchServeCommand.Create(console));
         return root;
     }
