@@ -205,7 +205,7 @@ public static class FrugalServer
         }
         // A stream had begun: the error goes out as its last event.
         if (http.Response.ContentType?.StartsWith("text/event-stream", StringComparison.Ordinal) == true)
-            await new SseWriter(http.Response, http.RequestAborted).WriteErrorAsync(error);
+            await new SseWriter(http.Response, http.RequestAborted, onClientGone: null).WriteErrorAsync(error);
     }
 
     private static void CheckApiKey(HttpContext http, string? apiKey)

@@ -140,7 +140,8 @@ public sealed class ApiTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         Assert.Equal(expected.FinishReason == "stop" ? ChatFinishReason.Stop : ChatFinishReason.Length, completion.FinishReason);
         Assert.Equal(expected.PromptTokens, completion.Usage.InputTokenCount);
         Assert.Equal(expected.Tokens.Length, completion.Usage.OutputTokenCount);
-        Assert.Equal(0, completion.Usage.InputTokenDetails.CachedTokenCount);
+        // Other tests on this shared server may have cached part of this prompt already.
+        Assert.InRange(completion.Usage.InputTokenDetails.CachedTokenCount, 0, expected.PromptTokens - 1);
     }
 
     [SharedFact]

@@ -145,9 +145,10 @@ public sealed unsafe class BatchForward : IDisposable
                 observer.MatMulInput(l, layer.Key, normed, n, dim);
                 observer.MatMulInput(l, layer.Value, normed, n, dim);
             }
-            _matMul.Run(layer.Query, _activations, n, _q.Pointer, qDim);
-            _matMul.Run(layer.Key, _activations, n, _k.Pointer, kvDim);
-            _matMul.Run(layer.Value, _activations, n, _v.Pointer, kvDim);
+            // Q, K and V share one input: one pool dispatch for the three (the target list lives on the stack).
+            _matMul.Run(_activations, n, [new MatMulTarget(layer.Query, _q.Pointer, qDim),
+                                          new MatMulTarget(layer.Key, _k.Pointer, kvDim),
+                                          new MatMulTarget(layer.Value, _v.Pointer, kvDim)]);
             for (int t = 0; t < n; t++)
             {
                 float* q = _q.Pointer + t * qDim, k = _k.Pointer + t * kvDim, v = _v.Pointer + t * kvDim;
@@ -180,8 +181,8 @@ public sealed unsafe class BatchForward : IDisposable
                 ffnObserver.MatMulInput(l, layer.Gate, normed, n, dim);
                 ffnObserver.MatMulInput(l, layer.Up, normed, n, dim);
             }
-            _matMul.Run(layer.Gate, _activations, n, _gate.Pointer, ffn);
-            _matMul.Run(layer.Up, _activations, n, _up.Pointer, ffn);
+            _matMul.Run(_activations, n, [new MatMulTarget(layer.Gate, _gate.Pointer, ffn),
+                                          new MatMulTarget(layer.Up, _up.Pointer, ffn)]);
             // Row by row: ggml's SiLU works in chunks of 8 within each row, so rows must not run together.
             for (int t = 0; t < n; t++) VectorOps.SwiGlu(_gate.Pointer + t * ffn, _up.Pointer + t * ffn, ffn);
             _activations.Prepare(_gate.Pointer, n, ffn);

@@ -30,7 +30,7 @@ public static class HttpJson
 /// at once. Writes from several choices are serialized. Once the client is gone, writes are dropped silently
 /// (the request's cancellation is already stopping the jobs).
 /// </summary>
-public sealed class SseWriter(HttpResponse response, CancellationToken clientGone)
+public sealed class SseWriter(HttpResponse response, CancellationToken clientGone, Action? onClientGone)
 {
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
@@ -39,14 +39,16 @@ public sealed class SseWriter(HttpResponse response, CancellationToken clientGon
 
     public bool ClientGone { get; private set; }
 
-    public static async Task<SseWriter> StartAsync(HttpResponse response, CancellationToken clientGone)
+    /// <summary>Starts the event stream. <paramref name="onClientGone"/> runs once when a write finds the client
+    /// gone (a closed socket can show up as a failed write before the request's abort token fires).</summary>
+    public static async Task<SseWriter> StartAsync(HttpResponse response, CancellationToken clientGone, Action? onClientGone = null)
     {
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "text/event-stream; charset=utf-8";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";   // ask reverse proxies not to buffer the stream
         await response.StartAsync(clientGone);
-        return new SseWriter(response, clientGone);
+        return new SseWriter(response, clientGone, onClientGone);
     }
 
     public Task WriteAsync<T>(T value, JsonTypeInfo<T> type) => WriteBytesAsync(JsonSerializer.SerializeToUtf8Bytes(value, type), framed: true);
@@ -69,6 +71,7 @@ public sealed class SseWriter(HttpResponse response, CancellationToken clientGon
         catch (Exception error) when (error is OperationCanceledException or IOException or ObjectDisposedException)
         {
             ClientGone = true;
+            onClientGone?.Invoke();
         }
         finally
         {

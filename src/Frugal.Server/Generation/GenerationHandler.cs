@@ -211,7 +211,11 @@ public sealed class GenerationHandler(ServerState state)
     private async Task<ChoiceOutcome[]> StreamAsync(HttpContext http, GenerationPlan plan, bool chat, List<Choice> choices,
         CancellationTokenSource timeout, CancellationToken request, long start, CostStart costStart, string endpoint)
     {
-        var sse = await SseWriter.StartAsync(http.Response, http.RequestAborted);
+        // A client gone mid-stream stops its jobs at once: their KV blocks go back to the pool.
+        var sse = await SseWriter.StartAsync(http.Response, http.RequestAborted, () =>
+        {
+            foreach (var choice in choices) choice.Job.Cancel();
+        });
         string id = NewId(chat);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 

@@ -17,6 +17,7 @@ public sealed record TestServerOptions
     public string ModelFile { get; init; } = "stories260K.gguf";
     public int ContextSize { get; init; } = 256;
     public int QueueCapacity { get; init; } = 64;
+    public int Parallel { get; init; } = 8;
     /// <summary>Pause after each generated token, so a request can be cancelled or time out midway.</summary>
     public TimeSpan TokenDelay { get; init; }
     public bool WithChat { get; init; } = true;
@@ -40,11 +41,18 @@ public sealed class TestServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// THE place that picks the scheduler under test: switch this one line to the continuous-batching scheduler
-    /// to run every server test against it.
+    /// The scheduler under test: the continuous-batching one. The serial test scheduler remains only for tests that need generation slowed down (timeouts, a full
+    /// queue, cancellation midway), which the real scheduler has no knob for.
     /// </summary>
     public static IGenerationScheduler CreateScheduler(Model model, TestServerOptions options) =>
-        new SerialTestScheduler(model, options.ContextSize, options.QueueCapacity, options.TokenDelay);
+        options.TokenDelay > TimeSpan.Zero
+            ? new SerialTestScheduler(model, options.ContextSize, options.QueueCapacity, options.TokenDelay)
+            : new ContinuousBatchingScheduler(model, new SchedulerOptions
+            {
+                ContextSize = options.ContextSize,
+                QueueCapacity = options.QueueCapacity,
+                MaxRunning = options.Parallel,
+            });
 
     public Model Model { get; }
     public RecordingScheduler Scheduler { get; }
@@ -111,12 +119,16 @@ public sealed class RecordingScheduler(IGenerationScheduler inner) : IGeneration
     public int Submitted => Volatile.Read(ref _submitted);
     public int Cancelled => Volatile.Read(ref _cancelled);
 
+    /// <summary>Errors of jobs that failed (a healthy run has none).</summary>
+    public System.Collections.Concurrent.ConcurrentBag<Exception> Errors { get; } = [];
+
     public GenerationStream Submit(GenerationJob job, CancellationToken cancellation = default)
     {
         var stream = inner.Submit(job, cancellation);
         Interlocked.Increment(ref _submitted);
         _ = stream.Completion.ContinueWith(task =>
         {
+            if (task.Result.Error is { } error) Errors.Add(error);
             if (task.Result.FinishReason == JobFinishReason.Cancelled)
             {
                 Interlocked.Increment(ref _cancelled);
