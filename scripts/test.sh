@@ -23,7 +23,7 @@ run_tests() { # simd-setting filter project...
 run_tests "" "" Frugal.slnx
 for width in 256 128 scalar; do
   run_tests "$width" "" tests/Frugal.Numerics.Tests tests/Frugal.Quants.Tests
-  run_tests "$width" "FullyQualifiedName~Conformance|FullyQualifiedName~Sessions" tests/Frugal.Models.Tests
+  run_tests "$width" "FullyQualifiedName~Conformance|FullyQualifiedName~Sessions|FullyQualifiedName~Batching|FullyQualifiedName~Kernels" tests/Frugal.Models.Tests
 done
 
 sum() { grep -oE "$1: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}'; }
