@@ -18,6 +18,8 @@ public static class CommandLineApp
         root.Add(InspectCommand.Create(console));
         root.Add(QuantizeCommand.Create(console));
         root.Add(ImatrixCommand.Create(console));
+        root.Add(PerplexityCommand.Create(console));
+        root.Add(PruneCommand.Create(console));
         return root;
     }
 

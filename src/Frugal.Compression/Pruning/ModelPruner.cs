@@ -27,8 +27,8 @@ public static partial class ModelPruner
     {
         ArgumentNullException.ThrowIfNull(options);
         if (!(options.Ratio > 0 && options.Ratio < 1))
-            throw new ArgumentOutOfRangeException(nameof(options), options.Ratio, $"the FFN pruning ratio must be between 0 and 1 (exclusive), got {options.Ratio.ToString(CultureInfo.InvariantCulture)}");
-        if (!Enum.IsDefined(options.Method)) throw new ArgumentOutOfRangeException(nameof(options), options.Method, "unknown pruning method");
+            throw new ArgumentOutOfRangeException(nameof(options), $"the FFN pruning ratio must be between 0 and 1 (exclusive), got {options.Ratio.ToString(CultureInfo.InvariantCulture)}");
+        if (!Enum.IsDefined(options.Method)) throw new ArgumentOutOfRangeException(nameof(options), "unknown pruning method");
         if (options.Method == PruneMethod.Importance && calibrationText is null)
             throw new ArgumentException("importance pruning needs calibration text (--text), or use --method random");
         CheckPaths(inputPath, outputPath);
@@ -54,7 +54,7 @@ public static partial class ModelPruner
         }
         else if (note is not null) notes.Add(note);
         if (kept <= 0 || kept >= ffn)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Ratio, $"a ratio of {options.Ratio.ToString(CultureInfo.InvariantCulture)} of {ffn} neurons removes {ffn - kept}; choose a ratio that removes at least one and keeps at least one");
+            throw new ArgumentOutOfRangeException(nameof(options), $"a ratio of {options.Ratio.ToString(CultureInfo.InvariantCulture)} of {ffn} neurons removes {ffn - kept}; choose a ratio that removes at least one and keeps at least one");
 
         double[][] scores = new double[config.Layers][];
         if (options.Method == PruneMethod.Importance)
@@ -181,14 +181,14 @@ public static partial class ModelPruner
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(calibrationText);
-        if (options.Count < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Count, $"the number of layers to remove must be at least 1, got {options.Count}");
+        if (options.Count < 1) throw new ArgumentOutOfRangeException(nameof(options), $"the number of layers to remove must be at least 1, got {options.Count}");
         CheckPaths(inputPath, outputPath);
 
         using var model = Model.Load(inputPath, new ModelLoadOptions { Threads = options.Threads });
         var file = model.File;
         var config = model.Config;
         if (options.Count >= config.Layers)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Count, $"cannot remove {options.Count} of the model's {config.Layers} layers (at most {config.Layers - 1})");
+            throw new ArgumentOutOfRangeException(nameof(options), $"cannot remove {options.Count} of the model's {config.Layers} layers (at most {config.Layers - 1})");
         string countKey = $"{config.Architecture}.block_count";
 
         progress?.Invoke("calibrating");
