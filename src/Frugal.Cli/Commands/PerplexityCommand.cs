@@ -49,10 +49,14 @@ public static class PerplexityCommand
             var loadOptions = new ModelLoadOptions { Threads = parse.GetValue(threads) };
             string modelPath = parse.GetValue(model)!;
             string? basePath = parse.GetValue(baseModel);
-            Action<int, int> progress = (done, all) => console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[chunk {done}/{all}]"));
 
             using var loaded = Model.Load(modelPath, loadOptions);
-            WarnBeyondTrainedContext(console, loaded, options.ContextSize);
+            Action<int, int> progress = (done, all) =>
+            {
+                // Warned here, once the text is known to hold a chunk, so that a refused run prints only its error.
+                if (done == 1) WarnBeyondTrainedContext(console, loaded, options.ContextSize);
+                console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[chunk {done}/{all}]"));
+            };
             if (basePath is null)
             {
                 var result = QuantizeCommand.RunCancellable("the perplexity report", cancellation => PerplexityEvaluator.Evaluate(loaded, content, options, progress, cancellation));
