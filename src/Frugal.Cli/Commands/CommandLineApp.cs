@@ -20,6 +20,8 @@ public static class CommandLineApp
         root.Add(ImatrixCommand.Create(console));
         root.Add(ServeCommand.Create(console));
         root.Add(BenchServeCommand.Create(console));
+        root.Add(PerplexityCommand.Create(console));
+        root.Add(PruneCommand.Create(console));
         return root;
     }
 
