@@ -16,6 +16,8 @@ public static class CommandLineApp
         root.Add(LogitsCommand.Create(console));
         root.Add(TokenizeCommand.Create(console));
         root.Add(InspectCommand.Create(console));
+        root.Add(SynthCommand.Create(console));
+        root.Add(BenchCommand.Create(console));
         return root;
     }
 
