@@ -108,7 +108,7 @@ public static class BenchCommand
             $"{row.TokensPerSecond.Min.ToString("F2", inv)}-{row.TokensPerSecond.Max.ToString("F2", inv)}",
             row.WeightBytesPerSecond is { } weights ? (weights / 1e9).ToString("F2", inv) : "-",
             row.BandwidthBytesPerSecond is { } bandwidth ? (bandwidth / 1e9).ToString("F2", inv) : "-",
-            row.RooflineEfficiency is { } ratio ? ratio.ToString("P1", inv) : "-",
+            row.RooflineEfficiency is { } ratio ? (ratio * 100).ToString("F1", inv) + "%" : "-",
         }).ToList();
         int[] widths = Enumerable.Range(0, header.Length).Select(c => lines.Select(l => l[c].Length).Append(header[c].Length).Max()).ToArray();
         string Format(string[] cells) => string.Join("  ", cells.Select((cell, c) => c == 1 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).TrimEnd();
