@@ -37,7 +37,7 @@ public static class BenchCommand
         };
         var repetitions = new Option<int>("--repetitions", "-r")
         {
-            Description = "Timed runs per thread count (after one warm-up run)",
+            Description = "Timed runs per thread count (after one short warm-up run)",
             DefaultValueFactory = _ => 5,
             CustomParser = result => CommonOptions.ParseInteger(result, "--repetitions", minimum: 1),
         };
@@ -96,7 +96,7 @@ public static class BenchCommand
         output.WriteLine(string.Create(inv, $"model: {m.Path}"));
         output.WriteLine(string.Create(inv, $"       {m.Architecture} \"{m.Name}\", {m.Parameters / 1e6:F1} M parameters, {m.FileBytes / 1048576.0:F1} MiB ({m.TensorTypes})"));
         output.WriteLine(string.Create(inv, $"       {m.WeightBytesPerToken / 1048576.0:F1} MiB of weights read per decoded token"));
-        output.WriteLine(string.Create(inv, $"{report.Date}, {report.Simd}, {report.ProcessorCount} cores; median and min-max of {report.Repetitions} runs after {report.WarmupRuns} warm-up"));
+        output.WriteLine(string.Create(inv, $"{report.Date}, {report.Simd}, {report.ProcessorCount} cores; median and min-max of {report.Repetitions} runs after {report.WarmupRuns} short warm-up"));
         output.WriteLine();
 
         string[] header = ["threads", "test", "tokens/s", "min-max", "weights GB/s", "bandwidth GB/s", "roofline"];

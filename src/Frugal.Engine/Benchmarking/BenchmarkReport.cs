@@ -13,7 +13,14 @@ public sealed record BenchmarkOptions
 
     public int Repetitions { get; init; } = 5;
 
+    /// <summary>
+    /// Untimed runs before the timed ones, each a short prefill (up to <see cref="WarmupPromptTokens"/>) and a few
+    /// decode steps: enough to fault the mapped weights in and get every kernel compiled, at a fraction of a full run.
+    /// </summary>
     public int WarmupRuns { get; init; } = 1;
+
+    public const int WarmupPromptTokens = 16;
+    public const int WarmupGenTokens = 4;
 
     /// <summary>Size of the buffer the bandwidth probe reads (far larger than the last-level cache).</summary>
     public long BandwidthBufferBytes { get; init; } = MemoryBandwidthProbe.DefaultBufferBytes;

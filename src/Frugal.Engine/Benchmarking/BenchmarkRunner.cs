@@ -64,8 +64,8 @@ public static class BenchmarkRunner
     }
 
     /// <summary>
-    /// Warm-up runs, then timed runs; each run prefills the prompt into an empty cache and decodes GenTokens
-    /// greedily after it. Returns tokens/s of each (null for a test of 0 tokens).
+    /// Short warm-up runs, then timed runs; each timed run prefills the prompt into an empty cache and decodes
+    /// GenTokens greedily after it. Returns tokens/s of each (null for a test of 0 tokens).
     /// </summary>
     private static (Spread? Prefill, Spread? Decode) Measure(Model model, BenchmarkOptions options, int threads, Action<string>? progress)
     {
@@ -85,16 +85,18 @@ public static class BenchmarkRunner
             progress?.Invoke($"threads {threads}: {(timed ? $"run {run - options.WarmupRuns + 1}/{options.Repetitions}" : "warm-up")}");
             session.Reset();
             int token = firstToken;
-            if (prompt.Length > 0)
+            var runPrompt = timed ? prompt : prompt.AsSpan(0, Math.Min(prompt.Length, BenchmarkOptions.WarmupPromptTokens));
+            int runGen = timed ? options.GenTokens : Math.Min(options.GenTokens, BenchmarkOptions.WarmupGenTokens);
+            if (runPrompt.Length > 0)
             {
                 long start = Stopwatch.GetTimestamp();
-                token = ArgMax(session.Evaluate(prompt));
-                if (timed) prefillRates.Add(Rate(prompt.Length, start));
+                token = ArgMax(session.Evaluate(runPrompt));
+                if (timed) prefillRates.Add(Rate(runPrompt.Length, start));
             }
-            if (options.GenTokens > 0)
+            if (runGen > 0)
             {
                 long start = Stopwatch.GetTimestamp();
-                for (int i = 0; i < options.GenTokens; i++)
+                for (int i = 0; i < runGen; i++)
                 {
                     next[0] = token;
                     token = ArgMax(session.Evaluate(next));
