@@ -22,6 +22,8 @@ public static class CommandLineApp
         root.Add(BenchServeCommand.Create(console));
         root.Add(PerplexityCommand.Create(console));
         root.Add(PruneCommand.Create(console));
+        root.Add(SynthCommand.Create(console));
+        root.Add(BenchCommand.Create(console));
         return root;
     }
 
