@@ -182,7 +182,7 @@ internal static unsafe class Q4_0Tiles
     /// <summary>
     /// One activation row's per-block tables: scales[b·step] = d_x widened, offsets[b·step] = 8·Σx.
     /// </summary>
-    private static void TokenTables(byte* x, int blocks, float* scales, int* offsets, int step)
+    internal static void TokenTables(byte* x, int blocks, float* scales, int* offsets, int step)
     {
         var eight = Vector256.Create((byte)8);
         var ones = Vector256.Create((short)1);
