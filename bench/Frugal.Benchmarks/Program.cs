@@ -1,7 +1,10 @@
 // Kernel microbenchmark: GEMV (1 token, decode) and GEMM (64 tokens, prefill) over tinyllama-1.1b-sized matrices,
-// random weights quantized with the reference quantizers. "before" is the previous MatMul algorithm (one dot call per
-// (row, token), rows split evenly in one range per thread); "after" is the current MatMul (tile kernels, tiles claimed
-// from a counter). Both run in the same process, interleaved, and their outputs are checked to be bit-identical.
+// random weights quantized with the reference quantizers. Three algorithms run in the same process, interleaved, and
+// their outputs are checked to be bit-identical:
+//   per-dot  the first MatMul: one dot call per (row, token), rows split evenly in one range per thread;
+//   plain    the current MatMul on the file's layout (tile kernels, tiles claimed from a counter);
+//   packed   the current MatMul on the copies a model load makes (Q4_0 matrices of 8k rows repacked into 8-row
+//            groups, WeightMatrix.WithPackedCopy); the same as plain for types without a packed layout.
 //
 // Usage: dotnet run -c Release --project bench/Frugal.Benchmarks -- [--types Q4_0,Q8_0,Q4_K,Q6_K] [--threads 1,2]
 //        [--tokens 1,64] [--repetitions 5] [--seconds 0.3] [--shapes 2048x2048,5632x2048,2048x5632]
@@ -21,8 +24,8 @@ var options = BenchOptions.Parse(args);
 Console.WriteLine($"# Frugal MatMul microbenchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {Simd.Describe()}");
 Console.WriteLine($"# {(options.Minimum ? "fastest" : "median")} of {options.Repetitions} repetitions of ≥ {options.Seconds:0.##} s each; GB/s = weight bytes per call / time; GFLOP/s = 2·rows·cols·tokens / time");
 Console.WriteLine();
-Console.WriteLine("| type | rows×cols | tokens | threads | before ms | after ms | before GB/s | after GB/s | before GFLOP/s | after GFLOP/s | speed-up |");
-Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+Console.WriteLine("| type | rows×cols | tokens | threads | per-dot ms | plain ms | packed ms | per-dot GB/s | plain GB/s | packed GB/s | per-dot GFLOP/s | plain GFLOP/s | packed GFLOP/s | packed vs plain |");
+Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 
 foreach (var type in options.Types)
 {
@@ -37,8 +40,9 @@ foreach (var type in options.Types)
                 var result = Measure.Compare(matrix, pool, tokens, options);
                 double bytes = matrix.ByteSize, flops = 2.0 * rows * cols * tokens;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {GgmlTypes.Name(type)} | {rows}×{cols} | {tokens} | {threads} | {result.Before * 1e3:0.000} | {result.After * 1e3:0.000} | " +
-                    $"{bytes / result.Before / 1e9:0.0} | {bytes / result.After / 1e9:0.0} | {flops / result.Before / 1e9:0.0} | {flops / result.After / 1e9:0.0} | {result.Before / result.After:0.00}× |"));
+                    $"| {GgmlTypes.Name(type)} | {rows}×{cols} | {tokens} | {threads} | {result.PerDot * 1e3:0.000} | {result.Plain * 1e3:0.000} | {result.Packed * 1e3:0.000} | " +
+                    $"{bytes / result.PerDot / 1e9:0.0} | {bytes / result.Plain / 1e9:0.0} | {bytes / result.Packed / 1e9:0.0} | " +
+                    $"{flops / result.PerDot / 1e9:0.0} | {flops / result.Plain / 1e9:0.0} | {flops / result.Packed / 1e9:0.0} | {result.Plain / result.Packed:0.00}× |"));
             }
         }
     }
@@ -81,6 +85,7 @@ namespace Frugal.Benchmarks
         /// <summary>Bytes the copies span (--span-mb): 256 MB reads from memory; a few MB stays in L3.</summary>
         public static long SpanBytes = 256L << 20;
         private readonly NativeBuffer<byte> _copies;
+        private readonly WeightMatrix[] _packedCopies;   // [CopyCount]: each copy with its load-time packed copy, if its type has one
 
         private BenchMatrix(GgmlType type, int rows, int cols, NativeBuffer<byte> copies, int copyCount)
         {
@@ -89,6 +94,8 @@ namespace Frugal.Benchmarks
             Cols = cols;
             _copies = copies;
             CopyCount = copyCount;
+            _packedCopies = new WeightMatrix[copyCount];
+            for (int c = 0; c < copyCount; c++) _packedCopies[c] = Copy(c).WithPackedCopy();
         }
 
         public GgmlType Type { get; }
@@ -98,6 +105,9 @@ namespace Frugal.Benchmarks
         public long ByteSize => GgmlTypes.Info(Type).RowBytes(Cols) * Rows;
 
         public WeightMatrix Copy(int index) => new($"bench{index}", _copies.Pointer + (index % CopyCount) * ByteSize, Type, Rows, Cols);
+
+        /// <summary>Copy <paramref name="index"/> as a model load binds it for the matrix product.</summary>
+        public WeightMatrix PackedCopy(int index) => _packedCopies[index % CopyCount];
 
         public static BenchMatrix Create(GgmlType type, int rows, int cols, int seed)
         {
@@ -127,7 +137,11 @@ namespace Frugal.Benchmarks
             return new BenchMatrix(type, rows, cols, buffer, copies);
         }
 
-        public void Dispose() => _copies.Dispose();
+        public void Dispose()
+        {
+            foreach (var copy in _packedCopies) copy.ReleasePacked();
+            _copies.Dispose();
+        }
     }
 
     /// <summary>The MatMul algorithm before the tile kernels: one dot call per (row, token), one row range per thread.</summary>
@@ -171,38 +185,48 @@ namespace Frugal.Benchmarks
 
     internal static unsafe class Measure
     {
-        public static (double Before, double After) Compare(BenchMatrix matrix, WorkerPool pool, int tokens, BenchOptions options)
+        public static (double PerDot, double Plain, double Packed) Compare(BenchMatrix matrix, WorkerPool pool, int tokens, BenchOptions options)
         {
             using var activations = new ActivationQuantizer(pool, tokens, matrix.Cols);
             using var input = new NativeBuffer<float>((long)tokens * matrix.Cols);
             var random = new Random(tokens);
             for (long i = 0; i < input.Length; i++) input.Pointer[i] = (float)(random.NextDouble() * 2 - 1);
             activations.Prepare(input.Pointer, tokens, matrix.Cols);
-            using var before = new NativeBuffer<float>((long)tokens * matrix.Rows);
-            using var after = new NativeBuffer<float>((long)tokens * matrix.Rows);
+            using var perDotOutput = new NativeBuffer<float>((long)tokens * matrix.Rows);
+            using var plainOutput = new NativeBuffer<float>((long)tokens * matrix.Rows);
+            using var packedOutput = new NativeBuffer<float>((long)tokens * matrix.Rows);
             var perRow = new PerRowMatMul(pool);
             var tiled = new MatMul(pool);
             int copy = 0;
-            void RunBefore() => perRow.Run(matrix.Copy(copy++), activations, tokens, before.Pointer, matrix.Rows);
-            void RunAfter() => tiled.Run(matrix.Copy(copy++), activations, tokens, after.Pointer, matrix.Rows);
+            void RunPerDot() => perRow.Run(matrix.Copy(copy++), activations, tokens, perDotOutput.Pointer, matrix.Rows);
+            void RunPlain() => tiled.Run(matrix.Copy(copy++), activations, tokens, plainOutput.Pointer, matrix.Rows);
+            void RunPacked() => tiled.Run(matrix.PackedCopy(copy++), activations, tokens, packedOutput.Pointer, matrix.Rows);
 
-            RunBefore();
+            RunPerDot();
             copy--;
-            RunAfter();
-            for (long i = 0; i < before.Length; i++)
+            RunPlain();
+            copy--;
+            RunPacked();
+            foreach (var (name, output) in new[] { ("plain", plainOutput), ("packed", packedOutput) })
             {
-                if (BitConverter.SingleToInt32Bits(before.Pointer[i]) != BitConverter.SingleToInt32Bits(after.Pointer[i]))
-                    throw new InvalidOperationException($"{GgmlTypes.Name(matrix.Type)} {matrix.Rows}×{matrix.Cols}, {tokens} tokens: results differ at {i}");
+                for (long i = 0; i < perDotOutput.Length; i++)
+                {
+                    if (BitConverter.SingleToInt32Bits(perDotOutput.Pointer[i]) != BitConverter.SingleToInt32Bits(output.Pointer[i]))
+                        throw new InvalidOperationException($"{GgmlTypes.Name(matrix.Type)} {matrix.Rows}×{matrix.Cols}, {tokens} tokens: {name} differs from per-dot at {i}");
+                }
             }
 
-            var beforeTimes = new List<double>();
-            var afterTimes = new List<double>();
+            var perDotTimes = new List<double>();
+            var plainTimes = new List<double>();
+            var packedTimes = new List<double>();
             for (int r = 0; r < options.Repetitions; r++)
             {
-                beforeTimes.Add(TimePerCall(RunBefore, options.Seconds, options.ThreadClock));
-                afterTimes.Add(TimePerCall(RunAfter, options.Seconds, options.ThreadClock));
+                perDotTimes.Add(TimePerCall(RunPerDot, options.Seconds, options.ThreadClock));
+                plainTimes.Add(TimePerCall(RunPlain, options.Seconds, options.ThreadClock));
+                packedTimes.Add(TimePerCall(RunPacked, options.Seconds, options.ThreadClock));
             }
-            return options.Minimum ? (beforeTimes.Min(), afterTimes.Min()) : (Median(beforeTimes), Median(afterTimes));
+            double Stat(List<double> times) => options.Minimum ? times.Min() : Median(times);
+            return (Stat(perDotTimes), Stat(plainTimes), Stat(packedTimes));
         }
 
         /// <summary>

@@ -37,6 +37,23 @@ public readonly unsafe struct TypeKernels
     /// <summary>Tile kernel of <see cref="VecDotRowGroups"/> (null where that is null).</summary>
     public delegate*<in Tiles.DotTile, void> TileRowGroups { get; init; }
 
+    /// <summary>
+    /// Load-time repacking into the row-group layout (Q4_0: <see cref="Block32.Q4_0Packed"/>), where this type has
+    /// one: (plain, rows, cols) → whether it pays to pack that matrix here (shape, data and SIMD level allow it).
+    /// Only matrices that <see cref="DotForRows"/> gives the row-group dot are candidates. Null: never packed.
+    /// </summary>
+    public delegate*<byte*, int, int, bool> ShouldPack { get; init; }
+
+    /// <summary>Writes the packed form of a plain matrix: (plain, packed, rows, cols); same size as the plain matrix.</summary>
+    public delegate*<byte*, byte*, int, int, void> Pack { get; init; }
+
+    /// <summary>
+    /// Tile kernel over a packed matrix: DotTile.Weights is the packed data of the tile's first row group, groups lie
+    /// 8·WeightStride bytes apart (WeightStride = the plain row's bytes), Rows a multiple of 8. Every result has the
+    /// bits of <see cref="VecDotRowGroups"/> on the plain rows.
+    /// </summary>
+    public delegate*<in Tiles.DotTile, void> TilePacked { get; init; }
+
     public bool HasDot => VecDot != null;
 
     /// <summary>The dot llama.cpp would use for a matrix of <paramref name="rows"/> rows of this type.</summary>
@@ -78,7 +95,9 @@ public static unsafe partial class QuantKernels
     private static void Register(TypeKernels[] table, GgmlType type, GgmlType vecDotType,
         delegate*<byte*, float*, int, void> dequantize, delegate*<float*, byte*, int, void> quantize,
         delegate*<byte*, byte*, int, float> vecDot, delegate*<byte*, byte*, int, float> vecDotRowGroups = null,
-        delegate*<in Tiles.DotTile, void> tile = null, delegate*<in Tiles.DotTile, void> tileRowGroups = null)
+        delegate*<in Tiles.DotTile, void> tile = null, delegate*<in Tiles.DotTile, void> tileRowGroups = null,
+        delegate*<byte*, int, int, bool> shouldPack = null, delegate*<byte*, byte*, int, int, void> pack = null,
+        delegate*<in Tiles.DotTile, void> tilePacked = null)
     {
         table[(int)type] = new TypeKernels
         {
@@ -90,6 +109,9 @@ public static unsafe partial class QuantKernels
             VecDotRowGroups = vecDotRowGroups,
             Tile = tile,
             TileRowGroups = tileRowGroups,
+            ShouldPack = shouldPack,
+            Pack = pack,
+            TilePacked = tilePacked,
         };
     }
 

@@ -71,7 +71,8 @@ internal static unsafe class LlamaFamily
     {
         int dim = c.EmbeddingDim, ffn = c.FeedForwardDim;
         var embedding = WeightMatrix.Bind(file, "token_embd.weight", dim, c.VocabSize);
-        var output = c.TiedOutput ? embedding : WeightMatrix.Bind(file, "output.weight", dim, c.VocabSize);
+        // Tied: the lookup reads the embedding's plain rows, the product its own packed copy (llama.cpp duplicates it too).
+        var output = c.TiedOutput ? embedding.WithPackedCopy() : WeightMatrix.BindForProduct(file, "output.weight", dim, c.VocabSize);
         var layers = new LayerWeights[c.Layers];
         for (int i = 0; i < c.Layers; i++)
         {
@@ -79,17 +80,17 @@ internal static unsafe class LlamaFamily
             layers[i] = new LayerWeights
             {
                 AttentionNorm = Vector(file, p + "attn_norm.weight", dim),
-                Query = WeightMatrix.Bind(file, p + "attn_q.weight", dim, c.QueryDim),
-                Key = WeightMatrix.Bind(file, p + "attn_k.weight", dim, c.KvDim),
-                Value = WeightMatrix.Bind(file, p + "attn_v.weight", dim, c.KvDim),
-                AttentionOutput = WeightMatrix.Bind(file, p + "attn_output.weight", c.QueryDim, dim),
+                Query = WeightMatrix.BindForProduct(file, p + "attn_q.weight", dim, c.QueryDim),
+                Key = WeightMatrix.BindForProduct(file, p + "attn_k.weight", dim, c.KvDim),
+                Value = WeightMatrix.BindForProduct(file, p + "attn_v.weight", dim, c.KvDim),
+                AttentionOutput = WeightMatrix.BindForProduct(file, p + "attn_output.weight", c.QueryDim, dim),
                 QueryBias = qkvBias ? Vector(file, p + "attn_q.bias", c.QueryDim) : null,
                 KeyBias = qkvBias ? Vector(file, p + "attn_k.bias", c.KvDim) : null,
                 ValueBias = qkvBias ? Vector(file, p + "attn_v.bias", c.KvDim) : null,
                 FeedForwardNorm = Vector(file, p + "ffn_norm.weight", dim),
-                Gate = WeightMatrix.Bind(file, p + "ffn_gate.weight", dim, ffn),
-                Up = WeightMatrix.Bind(file, p + "ffn_up.weight", dim, ffn),
-                Down = WeightMatrix.Bind(file, p + "ffn_down.weight", ffn, dim),
+                Gate = WeightMatrix.BindForProduct(file, p + "ffn_gate.weight", dim, ffn),
+                Up = WeightMatrix.BindForProduct(file, p + "ffn_up.weight", dim, ffn),
+                Down = WeightMatrix.BindForProduct(file, p + "ffn_down.weight", ffn, dim),
             };
         }
         return new TransformerWeights

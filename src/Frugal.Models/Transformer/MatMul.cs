@@ -31,6 +31,7 @@ public readonly unsafe struct MatMulTarget
 /// thread the OS deschedules on a busy machine leaves its share to the others. Tiles are multiples of 16 rows, so
 /// no two threads write one 64-byte line of an output row. Inside a tile the type's tile kernel reads each weight
 /// block once for several tokens (see <see cref="DotTile"/>); every result keeps the bits of the single-row dot.
+/// Matrices with a packed copy (<see cref="WeightMatrix.Packed"/>) are read from it with the type's packed kernel.
 /// </para>
 /// </summary>
 internal sealed unsafe class MatMul : IParallelWork
@@ -81,11 +82,13 @@ internal sealed unsafe class MatMul : IParallelWork
             byte* x = activations.Get(kernels.VecDotType, out long activationRowBytes);
             int rowsPerTile = RowsPerTile(weights.Rows, tokens);
             int tileCount = (weights.Rows + rowsPerTile - 1) / rowsPerTile;
+            // A packed copy (row groups of 8) is read by its own kernel; tiles are whole groups as RowQuantum is 16.
+            bool packed = weights.Packed != null;
             _jobs[i] = new Job
             {
                 Tile = new DotTile
                 {
-                    Weights = weights.Data,
+                    Weights = packed ? weights.Packed : weights.Data,
                     WeightStride = weights.RowBytes,
                     Rows = weights.Rows,
                     Activations = x,
@@ -95,7 +98,7 @@ internal sealed unsafe class MatMul : IParallelWork
                     Output = target.Output,
                     OutputStride = target.OutputStride,
                 },
-                Kernel = kernels.TileForRows(weights.Rows),
+                Kernel = packed ? kernels.TilePacked : kernels.TileForRows(weights.Rows),
                 Dot = kernels.DotForRows(weights.Rows),
                 RowsPerTile = rowsPerTile,
                 FirstTile = tiles,

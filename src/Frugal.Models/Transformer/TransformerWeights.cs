@@ -4,19 +4,22 @@ namespace Frugal.Models.Transformer;
 
 /// <summary>
 /// The weights of a decoder-only transformer of the llama family, bound to the memory-mapped file.
-/// Vectors (norms, biases) are copied to F32 once; matrices stay in the file.
+/// Vectors (norms, biases) are copied to F32 once; matrices stay in the file, and those of the matrix product may
+/// also own a copy repacked at load (<see cref="WeightMatrix.Packed"/>), freed here.
 /// </summary>
 public sealed unsafe class TransformerWeights : IDisposable
 {
     public required WeightMatrix TokenEmbedding { get; init; }   // [dim, vocab]: row t is token t's embedding
     public required NativeBuffer<float> OutputNorm { get; init; } // [dim]
-    public required WeightMatrix Output { get; init; }            // [dim, vocab] (the embedding itself when tied)
+    public required WeightMatrix Output { get; init; }            // [dim, vocab] (the embedding's data when tied, plus its own packed copy)
     public required LayerWeights[] Layers { get; init; }
     public NativeBuffer<float>? RopeFrequencyFactors { get; init; } // [rotaryDims/2], llama 3 long-context scaling
 
     public void Dispose()
     {
         OutputNorm.Dispose();
+        Output.ReleasePacked();
+        TokenEmbedding.ReleasePacked();
         RopeFrequencyFactors?.Dispose();
         foreach (var layer in Layers) layer.Dispose();
     }
@@ -42,6 +45,13 @@ public sealed class LayerWeights : IDisposable
     {
         AttentionNorm.Dispose();
         FeedForwardNorm.Dispose();
+        Query.ReleasePacked();
+        Key.ReleasePacked();
+        Value.ReleasePacked();
+        AttentionOutput.ReleasePacked();
+        Gate.ReleasePacked();
+        Up.ReleasePacked();
+        Down.ReleasePacked();
         QueryBias?.Dispose();
         KeyBias?.Dispose();
         ValueBias?.Dispose();

@@ -1,9 +1,10 @@
 // Tile kernels (see Tiles/DotTile.cs) for the 32-element block formats.
 //
 // LaneOrder: the order of ggml_vec_dot_*_q8_* (eight float lanes per dot, one FMA per block, hsum_float_8 at
-// the end). Four weight rows meet one activation row per sweep: the activation block is loaded and its scale
-// converted once for the four rows, and the four row scales are widened from fp16 together. Each row keeps its
-// own eight-lane accumulator, so every dot is the single-row kernel's sequence of operations.
+// the end). Four weight rows meet two activation rows per sweep (one, for an odd last token): each weight block is
+// unpacked, and for signed formats made absolute, once for both tokens; each activation block is loaded and its
+// scale converted once for the four rows, and the four row scales are widened from fp16 together. Each (row, token)
+// keeps its own eight-lane accumulator, so every dot is the single-row kernel's sequence of operations.
 //
 // Q4_0 row groups: the order of llama.cpp's repacked Q4_0 kernels (ggml_gemv/gemm_q4_0_8x8_q8_0): each block's
 // integer sum in full, then acc = fma(sum, d_w·d_x, acc). Eight (row, token) dots share one register:
@@ -36,17 +37,110 @@ internal static unsafe class Block32Tile<TKernel, TWeight, TActivation>
             return;
         }
         int rows = tile.Rows & ~3;
-        float* activationScales = stackalloc float[blocks];   // d_x of every block of the current token, widened
-        for (int t = 0; t < tile.Tokens; t++)
+        int tokens2 = tile.Tokens & ~1;
+        float* activationScales = stackalloc float[2 * blocks];   // [token of the pair, block]: d_x widened
+        for (int t = 0; t < tokens2; t += 2)
         {
             byte* x = tile.Activations + t * tile.ActivationStride;
-            for (int b = 0; b < blocks; b++) activationScales[b] = Fp16Bits.ToSingle(TKernel.ActivationScaleBits((TActivation*)x + b));
+            ActivationScales(x, blocks, activationScales);
+            ActivationScales(x + tile.ActivationStride, blocks, activationScales + blocks);
+            for (int r = 0; r < rows; r += 4)
+            {
+                Rows4Tokens2(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, x + tile.ActivationStride, activationScales, blocks,
+                    tile.Output + t * tile.OutputStride + r, tile.OutputStride);
+            }
+        }
+        for (int t = tokens2; t < tile.Tokens; t++)
+        {
+            byte* x = tile.Activations + t * tile.ActivationStride;
+            ActivationScales(x, blocks, activationScales);
             for (int r = 0; r < rows; r += 4)
             {
                 Rows4(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, activationScales, blocks, tile.Output + t * tile.OutputStride + r);
             }
         }
         PerDot(tile, rows, tile.Rows - rows);
+    }
+
+    private static void ActivationScales(byte* x, int blocks, float* scales)
+    {
+        for (int b = 0; b < blocks; b++) scales[b] = Fp16Bits.ToSingle(TKernel.ActivationScaleBits((TActivation*)x + b));
+    }
+
+    /// <summary>
+    /// Four consecutive rows (stride bytes apart) × two activation rows x0, x1 whose block scales are widened in
+    /// activationScales [token, block]; writes output[t·outputStride + 0..3]. The integer lane sums are those of
+    /// the one-row kernel (pmaddubsw of |w| and x signed by w, then pmaddwd), with |w| formed once for both tokens.
+    /// </summary>
+    private static void Rows4Tokens2(byte* w, long stride, byte* x0, byte* x1, float* activationScales, int blocks,
+        float* output, long outputStride)
+    {
+        TWeight* w0 = (TWeight*)w, w1 = (TWeight*)(w + stride), w2 = (TWeight*)(w + 2 * stride), w3 = (TWeight*)(w + 3 * stride);
+        TActivation* xa = (TActivation*)x0, xb = (TActivation*)x1;
+        Vector256<float> acc0a = default, acc1a = default, acc2a = default, acc3a = default;
+        Vector256<float> acc0b = default, acc1b = default, acc2b = default, acc3b = default;
+        float summs0a = 0, summs1a = 0, summs2a = 0, summs3a = 0, summs0b = 0, summs1b = 0, summs2b = 0, summs3b = 0;
+        float* d = stackalloc float[8];   // [token, row]: d_w·d_x of the current block
+        for (int b = 0; b < blocks; b++)
+        {
+            var qa = Vector256.Load(TKernel.ActivationQuants(xa + b));
+            var qb = Vector256.Load(TKernel.ActivationQuants(xb + b));
+            // d_w·d_x of each (row, token), each the single product the one-row kernel forms.
+            var dw = Fp16Bits.ToSingle(Vector128.Create((uint)TKernel.ScaleBits(w0 + b), TKernel.ScaleBits(w1 + b),
+                TKernel.ScaleBits(w2 + b), TKernel.ScaleBits(w3 + b)));
+            (dw * Vector128.Create(activationScales[b])).Store(d);
+            (dw * Vector128.Create(activationScales[blocks + b])).Store(d + 4);
+            Accumulate2(w0 + b, qa, qb, d[0], d[4], ref acc0a, ref acc0b);
+            Accumulate2(w1 + b, qa, qb, d[1], d[5], ref acc1a, ref acc1b);
+            Accumulate2(w2 + b, qa, qb, d[2], d[6], ref acc2a, ref acc2b);
+            Accumulate2(w3 + b, qa, qb, d[3], d[7], ref acc3a, ref acc3b);
+            if (TKernel.HasMinimum)
+            {
+                summs0a = TKernel.AddMinimum(summs0a, w0 + b, xa + b);
+                summs1a = TKernel.AddMinimum(summs1a, w1 + b, xa + b);
+                summs2a = TKernel.AddMinimum(summs2a, w2 + b, xa + b);
+                summs3a = TKernel.AddMinimum(summs3a, w3 + b, xa + b);
+                summs0b = TKernel.AddMinimum(summs0b, w0 + b, xb + b);
+                summs1b = TKernel.AddMinimum(summs1b, w1 + b, xb + b);
+                summs2b = TKernel.AddMinimum(summs2b, w2 + b, xb + b);
+                summs3b = TKernel.AddMinimum(summs3b, w3 + b, xb + b);
+            }
+        }
+        float* outA = output, outB = output + outputStride;
+        outA[0] = Block32Dot<TKernel, TWeight, TActivation>.Finish(BlockLanes.Finish(acc0a), summs0a);
+        outA[1] = Block32Dot<TKernel, TWeight, TActivation>.Finish(BlockLanes.Finish(acc1a), summs1a);
+        outA[2] = Block32Dot<TKernel, TWeight, TActivation>.Finish(BlockLanes.Finish(acc2a), summs2a);
+        outA[3] = Block32Dot<TKernel, TWeight, TActivation>.Finish(BlockLanes.Finish(acc3a), summs3a);
+        outB[0] = Block32Dot<TKernel, TWeight, TActivation>.Finish(BlockLanes.Finish(acc0b), summs0b);
+        outB[1] = Block32Dot<TKernel, TWeight, TActivation>.Finish(BlockLanes.Finish(acc1b), summs1b);
+        outB[2] = Block32Dot<TKernel, TWeight, TActivation>.Finish(BlockLanes.Finish(acc2b), summs2b);
+        outB[3] = Block32Dot<TKernel, TWeight, TActivation>.Finish(BlockLanes.Finish(acc3b), summs3b);
+    }
+
+    /// <summary>One weight block against two tokens' quants: accA += d_a·lanes(w, qa), accB += d_b·lanes(w, qb).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate2(TWeight* w, Vector256<sbyte> qa, Vector256<sbyte> qb, float da, float db,
+        ref Vector256<float> accA, ref Vector256<float> accB)
+    {
+        var quants = TKernel.Quants256(w);
+        Vector256<byte> left;
+        Vector256<sbyte> rightA, rightB;
+        if (TKernel.SignedQuants)
+        {
+            // |w| · (x signed like w): the products of w·x with a non-negative left operand for pmaddubsw.
+            left = Avx2.Abs(quants.AsSByte());
+            rightA = Avx2.Sign(qa, quants.AsSByte());
+            rightB = Avx2.Sign(qb, quants.AsSByte());
+        }
+        else
+        {
+            left = quants;
+            rightA = qa;
+            rightB = qb;
+        }
+        var ones = Vector256.Create((short)1);
+        accA = Vector256.FusedMultiplyAdd(Vector256.Create(da), Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(left, rightA), ones)), accA);
+        accB = Vector256.FusedMultiplyAdd(Vector256.Create(db), Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(left, rightB), ones)), accB);
     }
 
     /// <summary>Rows [first, first + count) one dot at a time, at the level the single dot picks.</summary>
@@ -182,7 +276,7 @@ internal static unsafe class Q4_0Tiles
     /// <summary>
     /// One activation row's per-block tables: scales[b·step] = d_x widened, offsets[b·step] = 8·Σx.
     /// </summary>
-    private static void TokenTables(byte* x, int blocks, float* scales, int* offsets, int step)
+    internal static void TokenTables(byte* x, int blocks, float* scales, int* offsets, int step)
     {
         var eight = Vector256.Create((byte)8);
         var ones = Vector256.Create((short)1);

@@ -1,6 +1,7 @@
 // Registers the 32-element block formats with their vec-dot (activation) types, as in ggml-cpu:
 //   Q4_0, Q5_0, Q8_0 weights × Q8_0 activations;   Q4_1, Q5_1 weights × Q8_1 activations.
-// Q8_1 is registered as an activation-only type (quantize/dequantize, no dot).
+// Q8_1 is registered as an activation-only type (quantize/dequantize, no dot). Q4_0 matrices of 8k rows are
+// repacked at load into interleaved row groups (Q4_0Packed.cs) where the AVX2 kernels run.
 // A weight type's Quantize is its reference quantizer (what ggml's from_float does for it); Q8_0's and
 // Q8_1's Quantize are the run-time activation quantizers.
 using Frugal.Quants.Block32;
@@ -19,7 +20,8 @@ public static unsafe partial class QuantKernels
         CheckBlockSize(GgmlType.Q8_1, sizeof(BlockQ8_1), BlockQ8_1.Size);
 
         Register(table, GgmlType.Q4_0, GgmlType.Q8_0, &Q4_0.Dequantize, &Q4_0.QuantizeReference, &Q4_0.Dot, &Q4_0.DotRowGroups,
-            &Block32Tile<Q4_0Weights, BlockQ4_0, BlockQ8_0>.LaneOrder, &Q4_0Tiles.RowGroups);
+            &Block32Tile<Q4_0Weights, BlockQ4_0, BlockQ8_0>.LaneOrder, &Q4_0Tiles.RowGroups,
+            &Q4_0Packed.ShouldPack, &Q4_0Packed.Pack, &Q4_0Packed.Tile);
         Register(table, GgmlType.Q4_1, GgmlType.Q8_1, &Q4_1.Dequantize, &Q4_1.QuantizeReference, &Q4_1.Dot,
             tile: &Block32Tile<Q4_1Weights, BlockQ4_1, BlockQ8_1>.LaneOrder);
         Register(table, GgmlType.Q5_0, GgmlType.Q8_0, &Q5_0.Dequantize, &Q5_0.QuantizeReference, &Q5_0.Dot,

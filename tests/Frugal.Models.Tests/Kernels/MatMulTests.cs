@@ -13,7 +13,7 @@ public sealed unsafe class MatMulTests
 {
     private sealed class Matrix : IDisposable
     {
-        public Matrix(GgmlType type, int rows, int cols, int seed)
+        public Matrix(GgmlType type, int rows, int cols, int seed, bool packed = false)
         {
             var random = new Random(seed);
             long rowBytes = GgmlTypes.Info(type).RowBytes(cols);
@@ -26,12 +26,18 @@ public sealed unsafe class MatMulTests
                 for (int i = 0; i < cols; i++) values[i] = (float)(random.NextDouble() * 2 - 1) * (1 + r % 5);
                 fixed (float* v = values) quantize(v, Buffer.Pointer + r * rowBytes, cols);
             }
-            Weights = new WeightMatrix($"test.{type}.{rows}x{cols}", Buffer.Pointer, type, rows, cols);
+            Weights = new WeightMatrix($"test.{type}.{rows}x{cols}{(packed ? ".packed" : "")}", Buffer.Pointer, type, rows, cols);
+            if (packed) Weights = Weights.WithPackedCopy();
         }
 
         public NativeBuffer<byte> Buffer { get; }
         public WeightMatrix Weights { get; }
-        public void Dispose() => Buffer.Dispose();
+
+        public void Dispose()
+        {
+            Weights.ReleasePacked();
+            Buffer.Dispose();
+        }
     }
 
     private static void AssertMatchesDots(in WeightMatrix weights, ActivationQuantizer activations, int tokens, float* output, int outputStride)
@@ -60,18 +66,22 @@ public sealed unsafe class MatMulTests
     [InlineData(GgmlType.Q4_0, 264, 256, 1)]    // row groups (264 = 8·33), decode
     [InlineData(GgmlType.Q4_0, 264, 256, 13)]   // row groups, prefill with a token remainder
     [InlineData(GgmlType.Q4_0, 250, 256, 6)]    // not a multiple of 8: ggml's lane order
+    [InlineData(GgmlType.Q4_0, 264, 256, 1, true)]   // packed copy (where AVX2 runs), decode
+    [InlineData(GgmlType.Q4_0, 264, 256, 13, true)]  // packed copy, 8 rows × 4 tokens and a token remainder
+    [InlineData(GgmlType.Q4_0, 48, 2048, 64, true)]  // packed copy, a prefill-sized tile of long rows
     [InlineData(GgmlType.Q8_0, 100, 320, 1)]
     [InlineData(GgmlType.Q8_0, 100, 320, 9)]
     [InlineData(GgmlType.Q4_K, 70, 512, 1)]
     [InlineData(GgmlType.Q4_K, 70, 512, 7)]
     [InlineData(GgmlType.Q6_K, 45, 512, 5)]
     [InlineData(GgmlType.F16, 40, 96, 3)]       // no tile kernel: the dot per cell
-    public void Every_cell_equals_the_single_dot(GgmlType type, int rows, int cols, int tokens)
+    public void Every_cell_equals_the_single_dot(GgmlType type, int rows, int cols, int tokens, bool packed = false)
     {
         foreach (int threads in new[] { 1, 2 })
         {
             using var pool = new WorkerPool(threads);
-            using var matrix = new Matrix(type, rows, cols, seed: rows + cols + tokens);
+            using var matrix = new Matrix(type, rows, cols, seed: rows + cols + tokens, packed);
+            Assert.Equal(packed && PackedKernelsRun, matrix.Weights.Packed != null);
             using var activations = new ActivationQuantizer(pool, tokens, cols);
             using var input = new NativeBuffer<float>((long)tokens * cols);
             var random = new Random(tokens);
@@ -86,12 +96,33 @@ public sealed unsafe class MatMulTests
         }
     }
 
+    /// <summary>Q4_0 matrices are packed only where the packed kernel has its AVX2 path.</summary>
+    private static bool PackedKernelsRun =>
+        Simd.Use256 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
+    [Fact]
+    public void Only_row_group_matrices_with_finite_scales_get_a_packed_copy()
+    {
+        using var lanes = new Matrix(GgmlType.Q4_0, 250, 64, 7, packed: true);      // lane-order dot: stays plain
+        using var q8 = new Matrix(GgmlType.Q8_0, 64, 64, 8, packed: true);          // no packed layout
+        using var infinite = new Matrix(GgmlType.Q4_0, 64, 64, 9);
+        Assert.True(lanes.Weights.Packed == null);
+        Assert.True(q8.Weights.Packed == null);
+        *(ushort*)(infinite.Buffer.Pointer + 5 * 18) = 0x7C00;   // one +inf block scale: the packed kernel could not widen it
+        var copy = infinite.Weights.WithPackedCopy();
+        Assert.True(copy.Packed == null);
+        using var plain = new Matrix(GgmlType.Q4_0, 64, 64, 10, packed: true);
+        Assert.Equal(PackedKernelsRun, plain.Weights.Packed != null);
+        Assert.True(plain.Weights.Data == plain.Buffer.Pointer, "the plain rows stay where they were for row lookups");
+        plain.Weights.ReleasePacked();   // releasing twice (here and in Dispose) is harmless
+    }
+
     [Fact]
     public void Several_matrices_sharing_an_input_take_one_dispatch_with_the_same_results()
     {
         const int cols = 512, tokens = 5;
         using var pool = new WorkerPool(2);
-        using var query = new Matrix(GgmlType.Q4_0, 512, cols, 1);
+        using var query = new Matrix(GgmlType.Q4_0, 512, cols, 1, packed: true);
         using var key = new Matrix(GgmlType.Q4_0, 64, cols, 2);
         using var value = new Matrix(GgmlType.Q6_K, 64, cols, 3);
         using var activations = new ActivationQuantizer(pool, tokens, cols);
@@ -116,7 +147,7 @@ public sealed unsafe class MatMulTests
     {
         const int cols = 1024, rows = 2048;
         using var pool = new WorkerPool(2);
-        using var gate = new Matrix(GgmlType.Q4_0, rows, cols, 4);
+        using var gate = new Matrix(GgmlType.Q4_0, rows, cols, 4, packed: true);
         using var up = new Matrix(GgmlType.Q4_K, rows, cols, 5);
         using var activations = new ActivationQuantizer(pool, 1, cols);
         using var input = new NativeBuffer<float>(cols);

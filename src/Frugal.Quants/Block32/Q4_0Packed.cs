@@ -1,0 +1,306 @@
+// Q4_0 matrices repacked at load into interleaved groups of 8 rows, the home layout of the row-group dot
+// (llama.cpp does the same on AVX2 with block_q4_0x8; this layout interleaves 4 bytes at a time instead of 8, the
+// width of one pmaddwd lane, and keeps the nibbles unsigned).
+//
+//   plain   row r = [blocks] × BlockQ4_0 (18 bytes), rows RowBytes apart
+//   packed  group g = rows 8g..8g+7 = [blocks] × BlockQ4_0x8 (144 bytes), groups 8·RowBytes apart (same total size)
+//
+//   BlockQ4_0x8, block b of the group's 8 rows:
+//     byte 0        16                                                     144
+//          +--------+------------------------------------------------------+
+//          | d[8]   | qs[4 chunks][8 rows][4 bytes]                        |
+//          +--------+------------------------------------------------------+
+//     d[i]          = row i's fp16 scale
+//     qs[c][i][k]   = row i's qs[4c + k]: low nibble quant 4c + k, high nibble quant 16 + 4c + k (0..15, value q − 8)
+//
+// One 32-byte load of chunk c holds one int32 lane per row. pmaddubsw against the activation's bytes 4c..4c+3
+// broadcast to every lane, then pmaddwd with ones, leaves row i's block sum in lane i: the eight rows' sums add
+// down the register with no horizontal reduction, and decode streams each group once from start to end.
+//
+// Float order: that of Q4_0.DotRowGroups (llama.cpp's ggml_gemv/gemm_q4_0_8x8_q8_0): each block's integer sum
+// Σ(q − 8)·x in full, then acc = fma(sum, d_w·d_x, acc). The integer part is exact in any order (see Tile below),
+// so every (row, token) result has the row-group dot's bits.
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Frugal.Quants.Float;
+using Frugal.Quants.Tiles;
+
+namespace Frugal.Quants.Block32;
+
+/// <summary>Load-time repacking of Q4_0 matrices into groups of 8 rows, and the tile kernels that read it.</summary>
+public static unsafe class Q4_0Packed
+{
+    /// <summary>Rows per interleaved group.</summary>
+    public const int GroupRows = 8;
+
+    /// <summary>Bytes of one BlockQ4_0x8: 8 fp16 scales, then 4 chunks × 8 rows × 4 bytes of nibbles.</summary>
+    public const int GroupBlockBytes = GroupRows * BlockQ4_0.Size;
+
+    private const int ScaleBytes = 2 * GroupRows;
+    private const int ChunkBytes = 4 * GroupRows;
+    private const int ActivationBlockBytes = BlockQ8_0.Size;
+    private const string Name = "Q4_0 packed";
+
+    /// <summary>Largest row (in blocks) whose per-token tables fit the stack buffers; longer rows take the scalar path.</summary>
+    private const int MaxStackBlocks = 2048;
+
+    /// <summary>
+    /// True when the matrix can be repacked and the packed tile kernel has a vector path at the current SIMD level:
+    /// rows a multiple of 8, whole blocks, and every block scale finite (the packed kernel widens the fp16 scales
+    /// with a shortcut that is exact for every finite half, see <see cref="WidenScales"/>).
+    /// </summary>
+    public static bool ShouldPack(byte* plain, int rows, int cols) =>
+        TileKernels.Use256 && CanPack(plain, rows, cols);
+
+    /// <summary>True when the matrix's shape and scales allow the packed layout (whatever the SIMD level).</summary>
+    public static bool CanPack(byte* plain, int rows, int cols)
+    {
+        if (rows <= 0 || cols <= 0 || rows % GroupRows != 0 || cols % 32 != 0 || plain == null) return false;
+        long blocks = (long)rows * (cols / 32);
+        for (long b = 0; b < blocks; b++)
+        {
+            if ((*(ushort*)(plain + b * BlockQ4_0.Size) & 0x7C00) == 0x7C00) return false;   // inf or NaN scale
+        }
+        return true;
+    }
+
+    /// <summary>Writes the packed form of a plain [rows, cols] Q4_0 matrix (rows RowBytes(cols) apart) to <paramref name="packed"/> (same size).</summary>
+    public static void Pack(byte* plain, byte* packed, int rows, int cols)
+    {
+        int blocks = CheckShape(plain, packed, rows, cols);
+        long rowBytes = (long)blocks * BlockQ4_0.Size;
+        for (int g = 0; g < rows / GroupRows; g++)
+        {
+            byte* source = plain + g * GroupRows * rowBytes;
+            byte* target = packed + g * GroupRows * rowBytes;
+            for (int b = 0; b < blocks; b++, target += GroupBlockBytes)
+            {
+                for (int i = 0; i < GroupRows; i++)
+                {
+                    byte* block = source + i * rowBytes + b * BlockQ4_0.Size;
+                    ((ushort*)target)[i] = *(ushort*)block;
+                    for (int c = 0; c < 4; c++) *(uint*)(target + ScaleBytes + c * ChunkBytes + 4 * i) = *(uint*)(block + 2 + 4 * c);
+                }
+            }
+        }
+    }
+
+    /// <summary>The inverse of <see cref="Pack"/>: the plain matrix back from its packed form.</summary>
+    public static void Unpack(byte* packed, byte* plain, int rows, int cols)
+    {
+        int blocks = CheckShape(packed, plain, rows, cols);
+        long rowBytes = (long)blocks * BlockQ4_0.Size;
+        for (int g = 0; g < rows / GroupRows; g++)
+        {
+            byte* source = packed + g * GroupRows * rowBytes;
+            byte* target = plain + g * GroupRows * rowBytes;
+            for (int b = 0; b < blocks; b++, source += GroupBlockBytes)
+            {
+                for (int i = 0; i < GroupRows; i++)
+                {
+                    byte* block = target + i * rowBytes + b * BlockQ4_0.Size;
+                    *(ushort*)block = ((ushort*)source)[i];
+                    for (int c = 0; c < 4; c++) *(uint*)(block + 2 + 4 * c) = *(uint*)(source + ScaleBytes + c * ChunkBytes + 4 * i);
+                }
+            }
+        }
+    }
+
+    private static int CheckShape(byte* from, byte* to, int rows, int cols)
+    {
+        if (rows < 0 || cols < 0 || rows % GroupRows != 0 || cols % 32 != 0)
+            throw new ArgumentException($"{Name}: a {rows} × {cols} matrix cannot be packed (rows must be a multiple of {GroupRows}, columns of 32)");
+        if ((from == null || to == null) && rows > 0 && cols > 0) throw new ArgumentNullException(null, $"{Name}: null matrix pointer");
+        return cols / 32;
+    }
+
+    /// <summary>
+    /// Reference tile over a packed matrix: tile.Weights is the first group of the tile, groups lie
+    /// 8·tile.WeightStride bytes apart, tile.Rows is a multiple of 8. Integer block sums, then
+    /// acc = fma(sum, d_w·d_x, acc) block by block: <see cref="Q4_0.DotRowGroups"/>'s order.
+    /// </summary>
+    public static void TileScalar(in DotTile tile)
+    {
+        int blocks = CheckTile(tile);
+        for (int r = 0; r < tile.Rows; r++)
+        {
+            byte* group = tile.Weights + (r / GroupRows) * GroupRows * tile.WeightStride;
+            int i = r % GroupRows;
+            for (int t = 0; t < tile.Tokens; t++)
+            {
+                byte* x = tile.Activations + t * tile.ActivationStride;
+                float acc = 0;
+                for (int b = 0; b < blocks; b++)
+                {
+                    byte* block = group + b * GroupBlockBytes;
+                    sbyte* xq = (sbyte*)(x + b * ActivationBlockBytes + 2);
+                    int sum = 0;
+                    for (int c = 0; c < 4; c++)
+                    {
+                        for (int k = 0; k < 4; k++)
+                        {
+                            int packedByte = block[ScaleBytes + c * ChunkBytes + 4 * i + k];
+                            sum += ((packedByte & 0x0F) - 8) * xq[4 * c + k] + ((packedByte >> 4) - 8) * xq[16 + 4 * c + k];
+                        }
+                    }
+                    float scale = Fp16Bits.ToSingle(((ushort*)block)[i]) * Fp16Bits.ToSingle(*(ushort*)(x + b * ActivationBlockBytes));
+                    acc = MathF.FusedMultiplyAdd(sum, scale, acc);
+                }
+                tile.Output[t * tile.OutputStride + r] = acc;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Tile kernel over a packed matrix (layout as for <see cref="TileScalar"/>), bit-identical with it. Groups of
+    /// four tokens take 8 rows × 4 tokens per sweep; the other tokens 8 rows × 1 token.
+    /// <para>
+    /// Integer exactness: the quants enter pmaddubsw unsigned (0..15) and −8 comes back once per block as 8·Σx:
+    /// Σ(q − 8)·x = Σq·x − 8·Σx. Each pmaddubsw lane is a pair of products, at most 2·15·128 = 3840 in size; the eight
+    /// per block (4 chunks × low and high nibbles) add to at most 30720, inside int16, so plain adds are exact.
+    /// </para>
+    /// </summary>
+    public static void Tile(in DotTile tile)
+    {
+        int blocks = CheckTile(tile);
+        if (!TileKernels.Use256 || blocks > MaxStackBlocks)
+        {
+            TileScalar(tile);
+            return;
+        }
+        long groupStride = GroupRows * tile.WeightStride;
+        int groups = tile.Rows / GroupRows;
+        int tokens4 = tile.Tokens & ~3;
+        float* scales = stackalloc float[4 * blocks];   // [block, token of the group]: d_x widened
+        int* offsets = stackalloc int[4 * blocks];      // [block, token of the group]: 8·Σx
+        for (int t = 0; t < tokens4; t += 4)
+        {
+            byte* x = tile.Activations + t * tile.ActivationStride;
+            for (int k = 0; k < 4; k++) Q4_0Tiles.TokenTables(x + k * tile.ActivationStride, blocks, scales + k, offsets + k, 4);
+            for (int g = 0; g < groups; g++)
+            {
+                Rows8Tokens4(tile.Weights + g * groupStride, x, tile.ActivationStride, blocks, scales, offsets,
+                    tile.Output + t * tile.OutputStride + g * GroupRows, tile.OutputStride);
+            }
+        }
+        for (int t = tokens4; t < tile.Tokens; t++)
+        {
+            byte* x = tile.Activations + t * tile.ActivationStride;
+            Q4_0Tiles.TokenTables(x, blocks, scales, offsets, 1);
+            for (int g = 0; g < groups; g++)
+            {
+                Rows8(tile.Weights + g * groupStride, x, scales, offsets, blocks, tile.Output + t * tile.OutputStride + g * GroupRows);
+            }
+        }
+    }
+
+    private static int CheckTile(in DotTile tile)
+    {
+        int blocks = TileKernels.Blocks(tile, 32, Name);
+        if (tile.Rows % GroupRows != 0) ThrowRows(tile.Rows);
+        return blocks;
+    }
+
+    [DoesNotReturn]
+    private static void ThrowRows(int rows) =>
+        throw new ArgumentException($"{Name} tile: {rows} rows is not a whole number of {GroupRows}-row groups");
+
+    /// <summary>
+    /// One group × one token: lane i of the accumulator is row i; writes output[0..7]. The group is read once,
+    /// front to back; the prefetch keeps a few blocks of the stream in flight ahead of the loads.
+    /// </summary>
+    private static void Rows8(byte* group, byte* x, float* scales, int* offsets, int blocks, float* output)
+    {
+        var acc = Vector256<float>.Zero;
+        var ones = Vector256.Create((short)1);
+        for (int b = 0; b < blocks; b++, group += GroupBlockBytes, x += ActivationBlockBytes)
+        {
+            Sse.Prefetch0(group + 4 * GroupBlockBytes);
+            Sse.Prefetch0(group + 4 * GroupBlockBytes + 64);
+            Sse.Prefetch0(group + 4 * GroupBlockBytes + 128);
+            sbyte* xq = (sbyte*)x + 2;
+            var sums16 = ChunkProducts(group, 0, xq) + ChunkProducts(group, 1, xq) + ChunkProducts(group, 2, xq) + ChunkProducts(group, 3, xq);
+            var sums = Avx2.MultiplyAddAdjacent(sums16, ones) - Vector256.Create(offsets[b]);
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums), WidenScales(group) * Vector256.Create(scales[b]), acc);
+        }
+        acc.Store(output);
+    }
+
+    /// <summary>
+    /// One group × four tokens (xStride bytes apart): one float accumulator per token, lane i = row i; writes
+    /// output[t·outputStride + 0..7]. Each chunk's nibbles are unpacked once for the four tokens.
+    /// </summary>
+    private static void Rows8Tokens4(byte* group, byte* x, long xStride, int blocks, float* scales, int* offsets,
+        float* output, long outputStride)
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        var ones = Vector256.Create((short)1);
+        sbyte* x0 = (sbyte*)x + 2, x1 = x0 + xStride, x2 = x0 + 2 * xStride, x3 = x0 + 3 * xStride;
+        for (int b = 0; b < blocks; b++, group += GroupBlockBytes)
+        {
+            int xOffset = b * ActivationBlockBytes;
+            var (low, high) = Nibbles(group, 0);
+            var s0 = PairProducts(low, high, x0 + xOffset, 0);
+            var s1 = PairProducts(low, high, x1 + xOffset, 0);
+            var s2 = PairProducts(low, high, x2 + xOffset, 0);
+            var s3 = PairProducts(low, high, x3 + xOffset, 0);
+            for (int c = 1; c < 4; c++)
+            {
+                (low, high) = Nibbles(group, c);
+                s0 += PairProducts(low, high, x0 + xOffset, c);
+                s1 += PairProducts(low, high, x1 + xOffset, c);
+                s2 += PairProducts(low, high, x2 + xOffset, c);
+                s3 += PairProducts(low, high, x3 + xOffset, c);
+            }
+            var dw = WidenScales(group);
+            float* dx = scales + 4 * b;
+            int* offset = offsets + 4 * b;
+            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(s0, ones) - Vector256.Create(offset[0])), dw * Vector256.Create(dx[0]), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(s1, ones) - Vector256.Create(offset[1])), dw * Vector256.Create(dx[1]), acc1);
+            acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(s2, ones) - Vector256.Create(offset[2])), dw * Vector256.Create(dx[2]), acc2);
+            acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(s3, ones) - Vector256.Create(offset[3])), dw * Vector256.Create(dx[3]), acc3);
+        }
+        acc0.Store(output);
+        acc1.Store(output + outputStride);
+        acc2.Store(output + 2 * outputStride);
+        acc3.Store(output + 3 * outputStride);
+    }
+
+    /// <summary>Chunk c of a BlockQ4_0x8 as quants 0..15: Low = elements 4c..4c+3 of each row, High = elements 16+4c..16+4c+3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<byte> Low, Vector256<byte> High) Nibbles(byte* groupBlock, int c)
+    {
+        var packed = Vector256.Load(groupBlock + ScaleBytes + c * ChunkBytes);
+        var mask = Vector256.Create((byte)0x0F);
+        return (packed & mask, (packed.AsUInt16() >> 4).AsByte() & mask);
+    }
+
+    /// <summary>int16 pair sums of chunk c against one token's activation quants xq (the block's 32 int8 values).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> PairProducts(Vector256<byte> low, Vector256<byte> high, sbyte* xq, int c) =>
+        Avx2.MultiplyAddAdjacent(low, Vector256.Create(*(int*)(xq + 4 * c)).AsSByte()) +
+        Avx2.MultiplyAddAdjacent(high, Vector256.Create(*(int*)(xq + 16 + 4 * c)).AsSByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> ChunkProducts(byte* groupBlock, int c, sbyte* xq)
+    {
+        var (low, high) = Nibbles(groupBlock, c);
+        return PairProducts(low, high, xq, c);
+    }
+
+    /// <summary>
+    /// The eight fp16 scales of a BlockQ4_0x8 widened to float, exact for every finite half (packing refuses
+    /// inf and NaN scales). Sign-extended to int32 and shifted left 13, a half's exponent and mantissa land in
+    /// float position with the sign in bit 31 (bits 28..30 are cleared); read as a float that is the half's value
+    /// × 2^−112, subnormal halves included (they become float subnormals), and the multiply by 2^112 is exact.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> WidenScales(byte* groupBlock)
+    {
+        var bits = Avx2.ConvertToVector256Int32((short*)groupBlock) << 13;
+        var magnitude = (bits & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle();
+        return magnitude * Vector256.Create(0x77800000).AsSingle();   // 2^112
+    }
+}
