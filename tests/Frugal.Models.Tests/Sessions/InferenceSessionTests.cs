@@ -11,23 +11,33 @@ public sealed class InferenceSessionTests
     public void Decode_loop_allocates_nothing_per_token()
     {
         var model = ModelCache.Get(Stories, threads: 2);
-        using var session = model.CreateSession(128);
+        using var session = model.CreateSession(256);   // 11 warm-up + up to 4 × 50 measured tokens
         int[] next = [model.Tokenizer.BosId];
         var logits = session.Evaluate(next);
         // Warm up the JIT and tiering on a few tokens first.
         for (int i = 0; i < 10; i++) { next[0] = LogitComparison.ArgMax(logits); logits = session.Evaluate(next); }
 
+        // A per-token allocation shows in every window of 50 steps. A one-off (a method a worker thread runs for the
+        // first time because under load the caller claimed all its chunks during warm-up) shows in one window only,
+        // so the test looks at up to four consecutive windows and requires one of them to allocate nothing.
         long[] before = new long[model.Threads], after = new long[model.Threads];
-        model.Pool.ReadAllocatedBytes(before);
-        for (int i = 0; i < 50; i++)
+        var windows = new List<string>();
+        long[] perThread = [];
+        for (int window = 0; window < 4; window++)
         {
-            next[0] = LogitComparison.ArgMax(logits);
-            logits = session.Evaluate(next);
+            model.Pool.ReadAllocatedBytes(before);
+            for (int i = 0; i < 50; i++)
+            {
+                next[0] = LogitComparison.ArgMax(logits);
+                logits = session.Evaluate(next);
+            }
+            model.Pool.ReadAllocatedBytes(after);
+            perThread = after.Zip(before, (a, b) => a - b).ToArray();
+            if (perThread.All(bytes => bytes == 0)) break;
+            windows.Add($"[{string.Join(", ", perThread)}]");
         }
-        model.Pool.ReadAllocatedBytes(after);
-        var perThread = after.Zip(before, (a, b) => a - b).ToArray();
         Assert.True(perThread.All(bytes => bytes == 0),
-            $"50 decode steps allocated [{string.Join(", ", perThread)}] bytes on the pool's threads (caller first)");
+            $"every window of 50 decode steps allocated bytes on the pool's threads (caller first): {string.Join(" ", windows)}");
         Assert.Equal(2, perThread.Length);
     }
 
