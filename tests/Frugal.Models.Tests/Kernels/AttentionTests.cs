@@ -1,0 +1,118 @@
+using Frugal.Models.Transformer;
+using Frugal.Numerics;
+using Frugal.Numerics.Threading;
+using Frugal.Quants.Float;
+
+namespace Frugal.Models.Tests.Kernels;
+
+/// <summary>
+/// The attention kernel against a plain reference written the way llama.cpp's CPU path reads: per (row, head),
+/// the F16 dot of the half query with each half key, ggml's softmax, weights rounded to half, and per position
+/// an FMA of weight × value into partial sum (position mod 32), folded in GGML_F32x8_REDUCE order. Bit for bit,
+/// at every SIMD level the test run forces (scripts/test.sh runs the Kernels tests at 256/128/scalar).
+/// </summary>
+public sealed unsafe class AttentionTests
+{
+    [Theory]
+    [InlineData(8, 2, 8, 40)]      // stories260K-like short heads: every dot is leftovers
+    [InlineData(8, 2, 64, 70)]     // tinyllama-like: group of 4, crosses two 32-lane rounds and 5 blocks
+    [InlineData(6, 3, 80, 33)]     // 80 = 2·32 + 16: main part + leftover dims, 8-wide value chunks
+    [InlineData(4, 4, 36, 17)]     // no grouping, a 4-element leftover in the dot and in the values
+    public void Matches_the_reference_bit_for_bit(int heads, int kvHeads, int headDim, int context)
+    {
+        const int blockTokens = 16;
+        var config = new ModelConfig { Architecture = "llama", Heads = heads, KvHeads = kvHeads, HeadDim = headDim, Layers = 2 };
+        int kvDim = kvHeads * headDim, queryDim = heads * headDim;
+        int blocksPerSequence = (context + blockTokens - 1) / blockTokens;
+        var random = new Random(heads * 1000 + headDim);
+        using var cache = new KvCache(config.Layers, kvDim, blockTokens, 2 * blocksPerSequence);
+        Fill(cache.Key(0, 0, 0), (long)cache.BlockCount * config.Layers * blockTokens * kvDim, random, 2.0f);
+        Fill(cache.Value(0, 0, 0), (long)cache.BlockCount * config.Layers * blockTokens * kvDim, random, 1.0f);
+
+        // Two sequences with interleaved (shuffled) block tables; rows at several positions of each.
+        int[] blocks = Enumerable.Range(0, 2 * blocksPerSequence).OrderBy(_ => random.Next()).ToArray();
+        int[] positions = new[] { 0, 1, 31, 32, context - 1, context / 2, context - 2 }.Where(p => p < context).ToArray();
+        int tokens = positions.Length;
+        float[] queries = Enumerable.Range(0, tokens * queryDim).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        float[] actual = new float[tokens * queryDim], expected = new float[tokens * queryDim];
+
+        fixed (int* blockTable = blocks)
+        fixed (int* positionPtr = positions)
+        fixed (float* q = queries, output = actual)
+        {
+            int** tables = stackalloc int*[tokens];
+            for (int t = 0; t < tokens; t++) tables[t] = blockTable + (t % 2) * blocksPerSequence;
+            using var pool = new WorkerPool(2);
+            using var attention = new Attention(pool, cache, config, context);
+            attention.Run(layer: 1, q, positionPtr, tables, tokens, output);
+            for (int t = 0; t < tokens; t++)
+            {
+                for (int h = 0; h < heads; h++)
+                {
+                    float[] row = Reference(cache, config, layer: 1, q + (long)t * queryDim + h * headDim, h, positions[t], tables[t]);
+                    row.CopyTo(expected, t * queryDim + h * headDim);
+                }
+            }
+        }
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                $"element {i} (row {i / queryDim}, head {i % queryDim / headDim}): expected {expected[i]:R}, got {actual[i]:R} at {Simd.Describe()}");
+    }
+
+    [Fact]
+    public void The_F16_order_dot_equals_ggmls_F16_dot_on_the_same_halves()
+    {
+        var random = new Random(5);
+        foreach (int n in new[] { 1, 8, 31, 32, 64, 80, 100, 128 })
+        {
+            Half[] x = Enumerable.Range(0, n).Select(_ => (Half)(random.NextDouble() * 2 - 1)).ToArray();
+            Half[] y = Enumerable.Range(0, n).Select(_ => (Half)(random.NextDouble() * 2 - 1)).ToArray();
+            float[] wx = new float[n], wy = new float[n];
+            fixed (Half* px = x, py = y)
+            fixed (float* fx = wx, fy = wy)
+            {
+                Attention.Widen(px, fx, n);
+                Attention.Widen(py, fy, n);
+                for (int i = 0; i < n; i++) Assert.Equal((float)x[i], wx[i]);
+                Assert.Equal(F16.DotHalf(px, py, n), Attention.F16OrderDot(fx, fy, n));
+            }
+        }
+    }
+
+    private static void Fill(Half* data, long count, Random random, float range)
+    {
+        for (long i = 0; i < count; i++) data[i] = (Half)((random.NextDouble() * 2 - 1) * range);
+    }
+
+    /// <summary>One (row, head) of attention, computed position by position from the half cache.</summary>
+    private static float[] Reference(KvCache cache, ModelConfig c, int layer, float* query, int head, int position, int* table)
+    {
+        int d = c.HeadDim, visible = position + 1, padded = (visible + 7) & ~7;
+        int kvOffset = head / (c.Heads / c.KvHeads) * d;
+        Half[] halfQuery = new Half[d];
+        float[] scores = new float[padded];
+        fixed (Half* hq = halfQuery)
+        fixed (float* s = scores)
+        {
+            VectorOps.ToHalf(query, hq, d);
+            for (int j = 0; j < visible; j++)
+                s[j] = F16.DotHalf(cache.Key(table[j / cache.BlockTokens], layer, j % cache.BlockTokens) + kvOffset, hq, d) * (1.0f / MathF.Sqrt(d));
+            for (int j = visible; j < padded; j++) s[j] = float.NegativeInfinity;
+            VectorOps.Softmax(s, padded);
+        }
+        float[,] partials = new float[32, d];
+        for (int j = 0; j < visible; j++)
+        {
+            float weight = (float)(Half)scores[j];
+            Half* value = cache.Value(table[j / cache.BlockTokens], layer, j % cache.BlockTokens) + kvOffset;
+            for (int i = 0; i < d; i++) partials[j % 32, i] = MathF.FusedMultiplyAdd((float)value[i], weight, partials[j % 32, i]);
+        }
+        float[] output = new float[d];
+        for (int i = 0; i < d; i++)
+        {
+            float Lane(int l) => (partials[l, i] + partials[16 + l, i]) + (partials[8 + l, i] + partials[24 + l, i]);
+            output[i] = ((Lane(0) + Lane(4)) + (Lane(1) + Lane(5))) + ((Lane(2) + Lane(6)) + (Lane(3) + Lane(7)));
+        }
+        return output;
+    }
+}
