@@ -41,7 +41,8 @@ chunk_args=(); [[ -n "${CHUNKS:-}" ]] && chunk_args=(--chunks "$CHUNKS")
 json_number() { grep -o "\"$1\":[-0-9.eE+]*" | head -1 | cut -d: -f2; }
 
 # name|file rows, in table order
-variants=("unpruned F32|$model")
+base_type=$(frugal inspect "$model" 2>/dev/null | grep -o 'F32\|F16\|BF16' | head -1 || true)
+variants=("unpruned ${base_type:-original}|$model")
 for ratio in 0.1 0.25 0.5; do
     out="$work/ffn-$ratio.gguf"
     frugal prune "$model" "$out" --ffn "$ratio" --text "$work/calibration.txt" --ctx "$ctx" -t "$threads" 2>/dev/null >/dev/null

@@ -31,13 +31,12 @@ wait_healthy() { # url pid
   echo "server at $1 never became healthy" >&2; return 1
 }
 
-bench() { # name url
+bench() { # name url: one run, its JSON kept; the comparison below is printed from the two JSON files
   "${frugal[@]}" bench-serve --url "$2" --concurrency "$CONCURRENCY" --requests "$REQUESTS" \
     --prompt-tokens "$PROMPT_TOKENS" --max-tokens "$MAX_TOKENS" --json > "$OUT/$1.json"
-  "${frugal[@]}" bench-serve --url "$2" --concurrency "$CONCURRENCY" --requests "$REQUESTS" \
-    --prompt-tokens "$PROMPT_TOKENS" --max-tokens "$MAX_TOKENS" | tee "$OUT/$1.txt"
 }
 
+echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ); $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== llama-server ($PARALLEL slots, $THREADS threads)"
 "$LLAMA_SERVER" -m "$MODEL" -np "$PARALLEL" -c $((CTX * PARALLEL)) -t "$THREADS" -tb "$THREADS" --port 18091 \
   > "$OUT/llama-server.log" 2>&1 &
@@ -61,10 +60,13 @@ out = sys.argv[1]
 a = json.load(open(f"{out}/llama-server.json")); b = json.load(open(f"{out}/frugal.json"))
 def levels(r): return {l["concurrency"]: l for l in r["levels"]}
 la, lb = levels(a), levels(b)
-print("concurrency | llama-server tok/s | frugal tok/s | ratio | p99 TTFT ms llama-server | p99 TTFT ms frugal")
+print("| concurrency | llama-server output tok/s | frugal output tok/s | frugal / llama-server | TTFT p50 / p99 ms llama-server | TTFT p50 / p99 ms frugal | inter-token p50 ms llama-server | inter-token p50 ms frugal |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for c in sorted(la):
     x, y = la[c], lb[c]
-    print(f"{c} | {x['output_tokens_per_second']:.1f} | {y['output_tokens_per_second']:.1f} | "
-          f"{y['output_tokens_per_second'] / x['output_tokens_per_second']:.2f}x | "
-          f"{x['time_to_first_token_ms']['p99']:.0f} | {y['time_to_first_token_ms']['p99']:.0f}")
+    t = lambda l: f"{l['time_to_first_token_ms']['p50']:.0f} / {l['time_to_first_token_ms']['p99']:.0f}"
+    print(f"| {c} | {x['output_tokens_per_second']:.1f} | {y['output_tokens_per_second']:.1f} | "
+          f"{y['output_tokens_per_second'] / x['output_tokens_per_second']:.2f} | {t(x)} | {t(y)} | "
+          f"{x['inter_token_latency_ms']['p50']:.1f} | {y['inter_token_latency_ms']['p50']:.1f} |")
+print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
 PY

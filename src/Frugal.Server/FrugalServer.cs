@@ -80,11 +80,14 @@ public static class FrugalServer
         await using var app = Build(model, scheduler, chat, settings);
         await app.StartAsync(cancellation);
         onListening?.Invoke(GetBaseAddress(app));
+        // Run until the caller cancels (Ctrl-C) or the host is told to stop: SIGTERM (docker stop, systemd) reaches
+        // the host's console lifetime, which signals ApplicationStopping and waits for this method to return.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellation, app.Lifetime.ApplicationStopping);
         try
         {
-            await Task.Delay(Timeout.Infinite, cancellation);
+            await Task.Delay(Timeout.Infinite, stopping.Token);
         }
-        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
         }
         await app.StopAsync(CancellationToken.None);
