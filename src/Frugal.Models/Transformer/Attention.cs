@@ -14,13 +14,18 @@ namespace Frugal.Models.Transformer;
 /// dotted with each key by ggml's F16 dot; scores are scaled and soft-maxed by ggml's softmax; the weights are
 /// rounded to half; each output dimension is ggml's F16 dot of the weights with that dimension of the values,
 /// accumulated in the same 32 partial sums (position mod 32) and folded in the same order.
-/// Speed: a work item widens its KV head's keys and values to float once and serves every query head of the
-/// group from them (widening a half is exact, so the products are the ones ggml forms); the weighted sum of
-/// values runs lane by lane with the partial sums in registers, which keeps each partial's order of additions.
+/// Speed: a work item is one KV head for a run of up to <see cref="RowsPerRun"/> consecutive rows of one sequence
+/// (a prefill chunk; a decode row is a run of one). It widens the head's keys and values to float once and serves
+/// every row of the run and every query head of the group from them (widening a half is exact, so the products
+/// are the ones ggml forms); the weighted sum of values runs lane by lane with the partial sums in registers,
+/// which keeps each partial's order of additions.
 /// </summary>
 internal sealed unsafe class Attention : IParallelWork, IDisposable
 {
     private const int Lanes = 32; // ggml_vec_dot_f16 on AVX2: 4 accumulators × 8 lanes
+
+    /// <summary>Most rows one work item serves from one widening of the cache (bounds an item's share of the work).</summary>
+    public const int RowsPerRun = 16;
 
     private readonly WorkerPool _pool;
     private readonly KvCache _cache;
@@ -38,6 +43,8 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
     private int** _blockTables;
     private int _layer;
     private int _tokens;
+    private int[] _runStarts = new int[64];   // [runs + 1]: first row of each run of consecutive rows of one sequence
+    private int _runs;
 
     /// <param name="maxContext">The most positions one sequence may hold (sizes the per-thread rows).</param>
     public Attention(WorkerPool pool, KvCache cache, ModelConfig config, int maxContext)
@@ -70,7 +77,22 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
         _blockTables = blockTables;
         _tokens = tokens;
         _output = output;
+        FindRuns();
         _pool.Run(this);
+    }
+
+    /// <summary>Splits the rows into runs: consecutive rows of the same sequence at consecutive positions, at most RowsPerRun long.</summary>
+    private void FindRuns()
+    {
+        if (_runStarts.Length < _tokens + 1) _runStarts = new int[_tokens + 1];   // grows once per larger pass, never per token
+        _runs = 0;
+        for (int t = 0; t < _tokens; t++)
+        {
+            bool continues = t > 0 && t - _runStarts[_runs - 1] < RowsPerRun && _blockTables[t] == _blockTables[t - 1]
+                && _positions[t] == _positions[t - 1] + 1;
+            if (!continues) _runStarts[_runs++] = t;
+        }
+        _runStarts[_runs] = _tokens;
     }
 
     public void Execute(int chunkIndex, int chunkCount)
@@ -87,27 +109,31 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
 
         int group = _heads / _kvHeads;
         int queryDim = _heads * d;
-        for (int item = chunkIndex; item < _tokens * _kvHeads; item += chunkCount)
+        for (int item = chunkIndex; item < _runs * _kvHeads; item += chunkCount)
         {
-            int t = item / _kvHeads, kvHead = item % _kvHeads;
-            int visible = _positions[t] + 1;
-            WidenKeysAndValues(_blockTables[t], kvHead * d, visible, keys, values);
+            int run = item / _kvHeads, kvHead = item % _kvHeads;
+            int first = _runStarts[run], end = _runStarts[run + 1];
+            WidenKeysAndValues(_blockTables[first], kvHead * d, _positions[end - 1] + 1, keys, values);
 
-            for (int h = kvHead * group; h < (kvHead + 1) * group; h++)
+            for (int t = first; t < end; t++)
             {
-                // Scores: (half query · half key) · 1/√d, then softmax over the visible positions. Positions past
-                // them are masked (-∞ → weight 0) up to a multiple of 8, as ggml's padded KV view would be.
-                VectorOps.ToHalf(_queries + (long)t * queryDim + h * d, halfQuery, d);
-                Widen(halfQuery, query, d);
-                for (int j = 0; j < visible; j++) scores[j] = F16OrderDot(keys + (long)j * d, query, d) * _scale;
-                int padded = (visible + 7) & ~7;
-                for (int j = visible; j < padded; j++) scores[j] = float.NegativeInfinity;
-                VectorOps.Softmax(scores, padded);
-                VectorOps.ToHalf(scores, halfWeights, visible);
-                Widen(halfWeights, weights, visible);
+                int visible = _positions[t] + 1;
+                for (int h = kvHead * group; h < (kvHead + 1) * group; h++)
+                {
+                    // Scores: (half query · half key) · 1/√d, then softmax over the visible positions. Positions past
+                    // them are masked (-∞ → weight 0) up to a multiple of 8, as ggml's padded KV view would be.
+                    VectorOps.ToHalf(_queries + (long)t * queryDim + h * d, halfQuery, d);
+                    Widen(halfQuery, query, d);
+                    for (int j = 0; j < visible; j++) scores[j] = F16OrderDot(keys + (long)j * d, query, d) * _scale;
+                    int padded = (visible + 7) & ~7;
+                    for (int j = visible; j < padded; j++) scores[j] = float.NegativeInfinity;
+                    VectorOps.Softmax(scores, padded);
+                    VectorOps.ToHalf(scores, halfWeights, visible);
+                    Widen(halfWeights, weights, visible);
 
-                WeightedValues(weights, values, visible, d, partials);
-                FoldPartials(partials, d, _output + (long)t * queryDim + h * d);
+                    WeightedValues(weights, values, visible, d, partials);
+                    FoldPartials(partials, d, _output + (long)t * queryDim + h * d);
+                }
             }
         }
     }

@@ -29,9 +29,14 @@ public sealed unsafe class AttentionTests
         Fill(cache.Key(0, 0, 0), (long)cache.BlockCount * config.Layers * blockTokens * kvDim, random, 2.0f);
         Fill(cache.Value(0, 0, 0), (long)cache.BlockCount * config.Layers * blockTokens * kvDim, random, 1.0f);
 
-        // Two sequences with interleaved (shuffled) block tables; rows at several positions of each.
+        // Two sequences with interleaved (shuffled) block tables. First a prefill chunk of sequence 1 (consecutive
+        // positions: runs of rows that share one widening of the cache, the second run shorter), then single rows
+        // of both sequences at scattered positions (runs of one).
         int[] blocks = Enumerable.Range(0, 2 * blocksPerSequence).OrderBy(_ => random.Next()).ToArray();
-        int[] positions = new[] { 0, 1, 31, 32, context - 1, context / 2, context - 2 }.Where(p => p < context).ToArray();
+        int chunk = Math.Min(context, Attention.RowsPerRun + 5);
+        int[] scattered = new[] { 0, 1, 31, 32, context - 1, context / 2, context - 2 }.Where(p => p < context).ToArray();
+        int[] positions = [.. Enumerable.Range(context - chunk, chunk), .. scattered];
+        int[] sequence = [.. Enumerable.Repeat(1, chunk), .. scattered.Select((_, i) => i % 2)];
         int tokens = positions.Length;
         float[] queries = Enumerable.Range(0, tokens * queryDim).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
         float[] actual = new float[tokens * queryDim], expected = new float[tokens * queryDim];
@@ -41,7 +46,7 @@ public sealed unsafe class AttentionTests
         fixed (float* q = queries, output = actual)
         {
             int** tables = stackalloc int*[tokens];
-            for (int t = 0; t < tokens; t++) tables[t] = blockTable + (t % 2) * blocksPerSequence;
+            for (int t = 0; t < tokens; t++) tables[t] = blockTable + sequence[t] * blocksPerSequence;
             using var pool = new WorkerPool(2);
             using var attention = new Attention(pool, cache, config, context);
             attention.Run(layer: 1, q, positionPtr, tables, tokens, output);
