@@ -7,10 +7,11 @@ using Frugal.Engine.Benchmarking;
 namespace Frugal.Cli.Commands;
 
 /// <summary>
-/// <c>frugal bench --model M [--prompt-tokens 512] [--gen-tokens 128] [--threads 1,2] [--repetitions 5] [--json]</c>:
-/// prefill and single-stream decode tokens/s per thread count (median and min–max over the repetitions, after a
-/// warm-up), the weight bytes decoding reads per second, this machine's read bandwidth with the same threads and
-/// their ratio. Progress goes to stderr; the table (or JSON) to stdout.
+/// <c>frugal bench --model M [--prompt-tokens 512] [--gen-tokens 128] [--depth 0] [--threads 1,2] [--batch 1,4,8] [--repetitions 5] [--json]</c>:
+/// prefill, single-stream decode and batched decode (B sequences per step, aggregate) tokens/s per thread count
+/// (median and min–max over the repetitions, after a warm-up), the weight bytes decoding reads per second, this
+/// machine's read bandwidth with the same threads and their ratio. Decoding starts from an empty context (as
+/// llama-bench's tg does) unless --depth says otherwise. Progress goes to stderr; the table (or JSON) to stdout.
 /// </summary>
 public static class BenchCommand
 {
@@ -25,15 +26,27 @@ public static class BenchCommand
         };
         var genTokens = new Option<int>("--gen-tokens", "-n")
         {
-            Description = "Tokens decoded one at a time after the prompt (0 = none)",
+            Description = "Tokens decoded one at a time by each sequence (0 = none)",
             DefaultValueFactory = _ => 128,
             CustomParser = result => CommonOptions.ParseInteger(result, "--gen-tokens", minimum: 0),
+        };
+        var depth = new Option<int>("--depth", "-d")
+        {
+            Description = "Tokens already in the context when decoding starts (0 = an empty context, as llama-bench's tg)",
+            DefaultValueFactory = _ => 0,
+            CustomParser = result => CommonOptions.ParseInteger(result, "--depth", minimum: 0),
         };
         var threads = new Option<int[]>("--threads", "-t")
         {
             Description = "Thread counts to measure, comma-separated",
             DefaultValueFactory = _ => [1, 2],
             CustomParser = ParseThreadList,
+        };
+        var batch = new Option<int[]>("--batch", "-b")
+        {
+            Description = "Sequences decoded together, comma-separated (1 = single stream; B > 1 = aggregate tokens/s of B sequences sharing each pass over the weights)",
+            DefaultValueFactory = _ => [1],
+            CustomParser = result => ParseCountList(result, "--batch", "batch size", BenchmarkOptions.MaxBatchSize),
         };
         var repetitions = new Option<int>("--repetitions", "-r")
         {
@@ -44,7 +57,7 @@ public static class BenchCommand
         var json = CommonOptions.Json();
         var command = new Command("bench", "Measure prefill and decode speed against this machine's memory bandwidth")
         {
-            model, promptTokens, genTokens, threads, repetitions, json,
+            model, promptTokens, genTokens, depth, threads, batch, repetitions, json,
         };
         command.SetAction(parse =>
         {
@@ -52,7 +65,9 @@ public static class BenchCommand
             {
                 PromptTokens = parse.GetValue(promptTokens),
                 GenTokens = parse.GetValue(genTokens),
+                Depth = parse.GetValue(depth),
                 Threads = parse.GetValue(threads)!,
+                BatchSizes = parse.GetValue(batch)!,
                 Repetitions = parse.GetValue(repetitions),
             };
             if (options.PromptTokens + options.GenTokens == 0)
@@ -67,21 +82,25 @@ public static class BenchCommand
     }
 
     /// <summary>Parses "1,2,4" (spaces allowed) into distinct thread counts of at least 1, in the order given.</summary>
-    public static int[] ParseThreadList(ArgumentResult result)
+    public static int[] ParseThreadList(ArgumentResult result) => ParseCountList(result, "--threads", "thread count", int.MaxValue);
+
+    /// <summary>Parses a comma-separated list of distinct whole numbers from 1 to <paramref name="maximum"/>, in the order given.</summary>
+    public static int[] ParseCountList(ArgumentResult result, string option, string what, int maximum)
     {
         string text = string.Join(",", result.Tokens.Select(token => token.Value));
         string[] parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0)
         {
-            result.AddError("--threads needs at least one thread count, e.g. --threads 1,2");
+            result.AddError($"{option} needs at least one {what}, e.g. {option} 1,2");
             return [];
         }
         var counts = new List<int>();
         foreach (string part in parts)
         {
-            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int count) || count < 1)
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int count) || count < 1 || count > maximum)
             {
-                result.AddError($"--threads: '{part}' is not a thread count (expected whole numbers >= 1 separated by commas, e.g. 1,2)");
+                string range = maximum == int.MaxValue ? ">= 1" : $"from 1 to {maximum}";
+                result.AddError($"{option}: '{part}' is not a {what} (expected whole numbers {range} separated by commas, e.g. 1,2)");
                 return [];
             }
             if (!counts.Contains(count)) counts.Add(count);
@@ -119,7 +138,7 @@ public static class BenchCommand
             string.Create(inv, $"{b.BytesPerSecond / 1e9:F2} GB/s with {b.Threads} thread{(b.Threads == 1 ? "" : "s")}"))));
     }
 
-    /// <summary>"prefill 512", "decode 128 @512" (decoding after 512 prompt tokens), "decode 128 x8" (8 sequences).</summary>
+    /// <summary>"prefill 512", "decode 128 @512" (decoding with 512 tokens already in the context), "decode 128 x8" (8 sequences, aggregate).</summary>
     private static string TestLabel(BenchmarkRow row)
     {
         string label = $"{row.Test} {row.Tokens}";

@@ -6,8 +6,24 @@ public sealed record BenchmarkOptions
     /// <summary>Tokens evaluated from an empty cache in one prefill (0 = no prefill; decoding then starts at position 0).</summary>
     public int PromptTokens { get; init; } = 512;
 
-    /// <summary>Tokens decoded one at a time after the prompt (0 = no decode test).</summary>
+    /// <summary>Tokens decoded one at a time (0 = no decode test).</summary>
     public int GenTokens { get; init; } = 128;
+
+    /// <summary>
+    /// Tokens already in the context when the timed decode starts (evaluated untimed first). 0, the default, decodes
+    /// from an empty context as llama-bench's tg test does, so the two figures compare.
+    /// </summary>
+    public int Depth { get; init; }
+
+    /// <summary>
+    /// Sequences decoded together: 1 = one <see cref="Frugal.Models.InferenceSession"/> (single-stream decode);
+    /// B &gt; 1 = B sequences advanced one token each per step of the batched engine, which reads every weight once
+    /// per step for all of them (aggregate tokens/s).
+    /// </summary>
+    public IReadOnlyList<int> BatchSizes { get; init; } = [1];
+
+    /// <summary>Most sequences one batched row may decode together.</summary>
+    public const int MaxBatchSize = 256;
 
     public IReadOnlyList<int> Threads { get; init; } = [1, 2];
 
@@ -48,9 +64,9 @@ public sealed record BenchmarkModel(string Path, string Architecture, string Nam
 
 /// <summary>
 /// One line of the report. <see cref="Test"/> is "prefill" (Tokens evaluated at once from an empty cache) or
-/// "decode" (Tokens decoded one at a time by <see cref="BatchSize"/> = 1 sequence, starting after
-/// <see cref="ContextStart"/> prompt tokens); a batched decode line has the same fields with BatchSize &gt; 1 and
-/// aggregate tokens per second. Weight traffic and roofline are given for decode lines, where every step reads
+/// "decode" (Tokens decoded one at a time by <see cref="BatchSize"/> = 1 sequence, starting with
+/// <see cref="ContextStart"/> tokens already in its context); a batched decode line has the same fields with
+/// BatchSize &gt; 1: each of the B sequences decodes Tokens tokens, and TokensPerSecond is the aggregate. Weight traffic and roofline are given for decode lines, where every step reads
 /// every weight once: WeightBytesPerSecond = steps/s × weight bytes per step; RooflineEfficiency is its ratio to
 /// the read bandwidth measured with the same thread count.
 /// </summary>
@@ -61,5 +77,5 @@ public sealed record BenchmarkRow(string Test, int Threads, int BatchSize, int T
 public sealed record BandwidthMeasurement(int Threads, long BufferBytes, double BytesPerSecond);
 
 public sealed record BenchmarkReport(BenchmarkModel Model, string Date, string Simd, int ProcessorCount,
-    int PromptTokens, int GenTokens, int Repetitions, int WarmupRuns,
+    int PromptTokens, int GenTokens, int Depth, int Repetitions, int WarmupRuns,
     BandwidthMeasurement[] Bandwidth, BenchmarkRow[] Rows);

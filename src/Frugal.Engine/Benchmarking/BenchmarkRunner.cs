@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Frugal.Models;
+using Frugal.Models.Batching;
 using Frugal.Models.Transformer;
 using Frugal.Numerics;
 using Frugal.Quants;
@@ -8,9 +9,9 @@ using Frugal.Quants;
 namespace Frugal.Engine.Benchmarking;
 
 /// <summary>
-/// Measures a model's prefill and single-stream decode speed for each thread count, next to the machine's read
-/// bandwidth measured in the same run with the same threads (the decode roofline). The model is loaded once per
-/// thread count (its worker pool has that many threads); the probe reads its buffer on that same pool.
+/// Measures a model's prefill, single-stream decode and batched decode speed for each thread count, next to the
+/// machine's read bandwidth measured in the same run with the same threads (the decode roofline). The model is
+/// loaded once per thread count (its worker pool has that many threads); the probe reads its buffer on that pool.
 /// </summary>
 public static class BenchmarkRunner
 {
@@ -41,15 +42,24 @@ public static class BenchmarkRunner
             if (prefill is not null)
                 rows.Add(new BenchmarkRow(PrefillTest, threads, 1, options.PromptTokens, 0, prefill, null, null, null));
             if (decode is not null)
+                rows.Add(DecodeRow(threads, 1, decode, decode.Median));
+            foreach (int batch in options.BatchSizes.Where(b => b > 1))
             {
-                double weightBytesPerSecond = decode.Median * described.WeightBytesPerToken;
-                rows.Add(new BenchmarkRow(DecodeTest, threads, 1, options.GenTokens, options.PromptTokens, decode,
-                    weightBytesPerSecond, bytesPerSecond, weightBytesPerSecond / bytesPerSecond));
+                if (options.GenTokens == 0) break;
+                var aggregate = MeasureBatched(model, options, threads, batch, progress);
+                rows.Add(DecodeRow(threads, batch, aggregate, aggregate.Median / batch));
+            }
+
+            BenchmarkRow DecodeRow(int threads, int batch, Spread tokensPerSecond, double stepsPerSecond)
+            {
+                double weightBytesPerSecond = stepsPerSecond * described!.WeightBytesPerToken;
+                return new BenchmarkRow(DecodeTest, threads, batch, options.GenTokens, options.Depth, tokensPerSecond,
+                    weightBytesPerSecond, bytesPerSecond, weightBytesPerSecond / bytesPerSecond);
             }
         }
 
         return new BenchmarkReport(described!, DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
-            Simd.Describe(), Environment.ProcessorCount, options.PromptTokens, options.GenTokens, options.Repetitions,
+            Simd.Describe(), Environment.ProcessorCount, options.PromptTokens, options.GenTokens, options.Depth, options.Repetitions,
             options.WarmupRuns, bandwidth.ToArray(), rows.ToArray());
     }
 
@@ -61,19 +71,26 @@ public static class BenchmarkRunner
         if (o.Threads.Count == 0 || o.Threads.Any(t => t < 1)) throw new ArgumentException("thread counts must be at least 1");
         if (o.Repetitions < 1) throw new ArgumentOutOfRangeException(nameof(o), $"repetitions must be >= 1, got {o.Repetitions}");
         if (o.WarmupRuns < 0) throw new ArgumentOutOfRangeException(nameof(o), $"warm-up runs must be >= 0, got {o.WarmupRuns}");
+        if (o.Depth < 0) throw new ArgumentOutOfRangeException(nameof(o), $"decode depth must be >= 0, got {o.Depth}");
+        if (o.BatchSizes.Count == 0 || o.BatchSizes.Any(b => b < 1 || b > BenchmarkOptions.MaxBatchSize))
+            throw new ArgumentException($"batch sizes must be between 1 and {BenchmarkOptions.MaxBatchSize}, got {string.Join(",", o.BatchSizes)}");
     }
 
     /// <summary>
-    /// Short warm-up runs, then timed runs; each timed run prefills the prompt into an empty cache and decodes
-    /// GenTokens greedily after it. Returns tokens/s of each (null for a test of 0 tokens).
+    /// Short warm-up runs, then timed runs. Each timed run prefills the prompt into an empty cache, then empties it,
+    /// evaluates Depth tokens untimed and decodes GenTokens greedily. Returns tokens/s of each (null for a test of
+    /// 0 tokens).
     /// </summary>
     private static (Spread? Prefill, Spread? Decode) Measure(Model model, BenchmarkOptions options, int threads, Action<string>? progress)
     {
+        if (!options.BatchSizes.Contains(1) && options.PromptTokens == 0) return (null, null);
         int vocab = model.Config.VocabSize;
-        var random = new Random(unchecked((int)options.Seed ^ (int)(options.Seed >> 32)));
-        int[] prompt = Enumerable.Range(0, options.PromptTokens).Select(_ => random.Next(vocab)).ToArray();
-        int firstToken = prompt.Length > 0 ? prompt[^1] : random.Next(vocab);
-        using var session = model.CreateSession(options.PromptTokens + options.GenTokens);
+        var random = RandomFor(options);
+        int[] prompt = RandomTokens(random, options.PromptTokens, vocab);
+        int[] depth = RandomTokens(random, options.Depth, vocab);
+        int firstToken = random.Next(vocab);
+        bool decodes = options.GenTokens > 0 && options.BatchSizes.Contains(1);
+        using var session = model.CreateSession(Math.Max(options.PromptTokens, decodes ? options.Depth + options.GenTokens : 0));
 
         var prefillRates = new List<double>();
         var decodeRates = new List<double>();
@@ -83,18 +100,20 @@ public static class BenchmarkRunner
         {
             bool timed = run >= options.WarmupRuns;
             progress?.Invoke($"threads {threads}: {(timed ? $"run {run - options.WarmupRuns + 1}/{options.Repetitions}" : "warm-up")}");
-            session.Reset();
-            int token = firstToken;
             var runPrompt = timed ? prompt : prompt.AsSpan(0, Math.Min(prompt.Length, BenchmarkOptions.WarmupPromptTokens));
             int runGen = timed ? options.GenTokens : Math.Min(options.GenTokens, BenchmarkOptions.WarmupGenTokens);
             if (runPrompt.Length > 0)
             {
+                session.Reset();
                 long start = Stopwatch.GetTimestamp();
-                token = ArgMax(session.Evaluate(runPrompt));
+                session.Evaluate(runPrompt);
                 if (timed) prefillRates.Add(Rate(runPrompt.Length, start));
             }
-            if (runGen > 0)
+            if (decodes && runGen > 0)
             {
+                session.Reset();
+                if (depth.Length > 0) session.Evaluate(depth);
+                int token = firstToken;
                 long start = Stopwatch.GetTimestamp();
                 for (int i = 0; i < runGen; i++)
                 {
@@ -106,6 +125,112 @@ public static class BenchmarkRunner
         }
         return (prefillRates.Count > 0 ? Spread.Of(prefillRates) : null, decodeRates.Count > 0 ? Spread.Of(decodeRates) : null);
     }
+
+    /// <summary>
+    /// Aggregate decode tokens/s of <paramref name="batch"/> sequences advancing together through one
+    /// <see cref="BatchEngine"/> (a warm-up run of a few steps, then the timed runs).
+    /// </summary>
+    private static Spread MeasureBatched(Model model, BenchmarkOptions options, int threads, int batch, Action<string>? progress)
+    {
+        var random = RandomFor(options);
+        int vocab = model.Config.VocabSize;
+        int[][] depths = Enumerable.Range(0, batch).Select(_ => RandomTokens(random, options.Depth, vocab)).ToArray();
+        int[] starts = RandomTokens(random, batch, vocab);
+        using var engine = CreateBatchEngine(model, batch, options.Depth + options.GenTokens);
+        var rates = new List<double>();
+        for (int run = 0; run < options.WarmupRuns + options.Repetitions; run++)
+        {
+            bool timed = run >= options.WarmupRuns;
+            progress?.Invoke($"threads {threads}: batch {batch}: {(timed ? $"run {run - options.WarmupRuns + 1}/{options.Repetitions}" : "warm-up")}");
+            int steps = timed ? options.GenTokens : Math.Min(options.GenTokens, BenchmarkOptions.WarmupGenTokens);
+            double seconds = 0;
+            DecodeBatch(engine, depths, starts, steps, elapsed => seconds = elapsed);
+            if (timed) rates.Add((double)batch * steps / Math.Max(seconds, 1e-9));
+        }
+        return Spread.Of(rates);
+    }
+
+    /// <summary>A batched engine with KV room for <paramref name="batch"/> sequences of <paramref name="tokens"/> tokens each.</summary>
+    public static BatchEngine CreateBatchEngine(Model model, int batch, int tokens)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        const int blockTokens = 16;
+        int context = (Math.Max(tokens, 1) + blockTokens - 1) / blockTokens * blockTokens;
+        long kvBytes = (long)batch * context * BatchEngine.BytesPerToken(model.Config);
+        if (kvBytes > MaxKvBytes)
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"{batch} sequences of {tokens} tokens need {kvBytes / 1073741824.0:F1} GiB of KV cache (at most {MaxKvBytes / 1073741824} GiB): use a smaller --batch, --gen-tokens or --depth"));
+        return new BatchEngine(model, new BatchEngineOptions
+        {
+            KvMemoryBytes = kvBytes, BlockTokens = blockTokens, ContextSize = context, PrefixCaching = false,
+            MaxBatchTokens = Math.Clamp(batch, BatchForward.DefaultMaxTokens, 4096),
+        });
+    }
+
+    private const long MaxKvBytes = 16L << 30;
+
+    /// <summary>
+    /// Decodes greedily with one sequence per row of <paramref name="depths"/>: each first evaluates its depth tokens
+    /// (untimed, in chunks), then all advance together from their start token, one token each per engine step, for
+    /// <paramref name="steps"/> steps. <paramref name="timed"/> receives the seconds the decode steps took. Returns
+    /// each sequence's generated tokens [batch][steps] (what an <see cref="InferenceSession"/> would produce alone).
+    /// </summary>
+    public static int[][] DecodeBatch(BatchEngine engine, int[][] depths, int[] starts, int steps, Action<double>? timed = null)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(depths);
+        ArgumentNullException.ThrowIfNull(starts);
+        if (depths.Length != starts.Length) throw new ArgumentException($"{depths.Length} depth prompts for {starts.Length} start tokens");
+        int batch = starts.Length, vocab = engine.VocabSize;
+        var sequences = new BatchSequence[batch];
+        var generated = new int[batch][];
+        try
+        {
+            for (int s = 0; s < batch; s++)
+            {
+                sequences[s] = engine.CreateSequence();
+                if (!engine.TryReserve(sequences[s], depths[s].Length + steps))
+                    throw new InvalidOperationException($"the KV cache has no room for sequence {s} of {batch}");
+                generated[s] = new int[steps];
+                for (int done = 0; done < depths[s].Length; done += engine.MaxBatchTokens)
+                {
+                    var chunk = depths[s].AsSpan(done, Math.Min(engine.MaxBatchTokens, depths[s].Length - done));
+                    var prefill = new BatchItem[chunk.Length];
+                    for (int i = 0; i < chunk.Length; i++) prefill[i] = new BatchItem(sequences[s], chunk[i], false);
+                    engine.Step(prefill, []);
+                }
+            }
+
+            var items = new BatchItem[batch];
+            var logits = new float[(long)batch * vocab];
+            int[] tokens = (int[])starts.Clone();
+            long start = Stopwatch.GetTimestamp();
+            for (int step = 0; step < steps; step++)
+            {
+                for (int s = 0; s < batch; s++) items[s] = new BatchItem(sequences[s], tokens[s], true);
+                engine.Step(items, logits);
+                for (int s = 0; s < batch; s++)
+                {
+                    tokens[s] = ArgMax(logits.AsSpan(s * vocab, vocab));
+                    generated[s][step] = tokens[s];
+                }
+            }
+            timed?.Invoke(Stopwatch.GetElapsedTime(start).TotalSeconds);
+            return generated;
+        }
+        finally
+        {
+            foreach (var sequence in sequences)
+            {
+                if (sequence is { IsReleased: false }) engine.Release(sequence);
+            }
+        }
+    }
+
+    private static Random RandomFor(BenchmarkOptions options) => new(unchecked((int)options.Seed ^ (int)(options.Seed >> 32)));
+
+    private static int[] RandomTokens(Random random, int count, int vocab) =>
+        Enumerable.Range(0, count).Select(_ => random.Next(vocab)).ToArray();
 
     /// <summary>Tokens per second since <paramref name="start"/> (a timer tick never reads as zero time).</summary>
     private static double Rate(int tokens, long start) =>

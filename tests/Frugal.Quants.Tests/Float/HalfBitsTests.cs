@@ -13,6 +13,17 @@ public class HalfBitsTests
     }
 
     [Fact]
+    public void Scalar_fp16_widening_matches_the_runtime_conversion_for_every_pattern()
+    {
+        for (int bits = 0; bits < 65536; bits++)
+        {
+            float expected = Fp16Bits.ToSingleReference((ushort)bits), actual = Fp16Bits.ToSingle((ushort)bits);
+            Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(actual),
+                $"0x{bits:X4}: expected 0x{BitConverter.SingleToUInt32Bits(expected):X8}, got 0x{BitConverter.SingleToUInt32Bits(actual):X8}");
+        }
+    }
+
+    [Fact]
     public void Vector_fp16_widening_matches_scalar_for_every_pattern()
     {
         for (int start = 0; start < 65536; start += 16)
