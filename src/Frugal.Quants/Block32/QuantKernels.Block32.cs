@@ -29,7 +29,7 @@ public static unsafe partial class QuantKernels
         Register(table, GgmlType.Q5_1, GgmlType.Q8_1, &Q5_1.Dequantize, &Q5_1.QuantizeReference, &Q5_1.Dot,
             tile: &Block32Tile<Q5_1Weights, BlockQ5_1, BlockQ8_1>.LaneOrder);
         Register(table, GgmlType.Q8_0, GgmlType.Q8_0, &Q8_0.Dequantize, &Q8_0.Quantize, &Q8_0.Dot,
-            tile: &Block32Tile<Q8_0Weights, BlockQ8_0, BlockQ8_0>.LaneOrder);
+            tile: &Q8_0Tiles.LaneOrder);
         Register(table, GgmlType.Q8_1, GgmlType.Q8_1, &Q8_1.Dequantize, &Q8_1.Quantize, null);
     }
 

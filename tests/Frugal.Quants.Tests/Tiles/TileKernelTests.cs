@@ -27,7 +27,7 @@ public sealed unsafe class TileKernelTests
     };
 
     private static readonly (int Rows, int Tokens)[] Shapes =
-        [(1, 1), (3, 1), (8, 1), (16, 1), (19, 1), (2, 4), (4, 2), (7, 3), (5, 4), (8, 5), (13, 7), (24, 9), (4, 64)];
+        [(1, 1), (3, 1), (8, 1), (16, 1), (19, 1), (2, 4), (4, 2), (7, 3), (5, 4), (8, 5), (13, 7), (24, 9), (4, 64), (6, 8), (11, 16)];
 
     /// <summary>The scalar reference of the dot the tile must equal.</summary>
     private static float ReferenceDot(GgmlType type, bool rowGroups, byte* w, byte* x, int n) => type switch
@@ -101,6 +101,40 @@ public sealed unsafe class TileKernelTests
                         Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(actual),
                             $"{type}{(rowGroups ? " row groups" : "")} {rows}×{tokens}, row {r} token {t}: {actual:R} ≠ reference {expected:R} ({Simd.Describe()})");
                     }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows long enough that the Q8_0 kernel cuts a tile into row chunks (its scale tables live on the stack), and
+    /// longer than its table takes at all (it hands those to the generic lane-order kernel): same bits either way.
+    /// </summary>
+    [Theory]
+    [InlineData(32768, 21, 9)]
+    [InlineData(34816, 6, 4)]
+    public void Q8_0_tiles_of_long_rows_have_the_bits_of_the_scalar_dot(int cols, int rows, int tokens)
+    {
+        var rng = new Random(cols + rows);
+        long rowBytes = GgmlTypes.Info(GgmlType.Q8_0).RowBytes(cols);
+        var weights = new byte[rowBytes * rows];
+        var activations = new byte[rowBytes * tokens];
+        for (int r = 0; r < rows; r++) RandomWeightRow(GgmlType.Q8_0, cols, rng).CopyTo(weights, r * rowBytes);
+        for (int t = 0; t < tokens; t++) ActivationRow(GgmlType.Q8_0, cols, rng).CopyTo(activations, t * rowBytes);
+        var output = new float[rows * tokens];
+        fixed (byte* w = weights)
+        fixed (byte* x = activations)
+        fixed (float* o = output)
+        {
+            var tile = new DotTile { Weights = w, WeightStride = rowBytes, Rows = rows, Activations = x, ActivationStride = rowBytes, Tokens = tokens, Cols = cols, Output = o, OutputStride = rows };
+            QuantKernels.For(GgmlType.Q8_0).Tile(tile);
+            for (int r = 0; r < rows; r++)
+            {
+                for (int t = 0; t < tokens; t++)
+                {
+                    float expected = Q8_0.DotScalar(w + r * rowBytes, x + t * rowBytes, cols);
+                    Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(o[t * rows + r]),
+                        $"Q8_0 {rows}×{tokens}×{cols}, row {r} token {t}: {o[t * rows + r]:R} ≠ reference {expected:R} ({Simd.Describe()})");
                 }
             }
         }
