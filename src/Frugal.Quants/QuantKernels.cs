@@ -38,9 +38,9 @@ public readonly unsafe struct TypeKernels
     public delegate*<in Tiles.DotTile, void> TileRowGroups { get; init; }
 
     /// <summary>
-    /// Load-time repacking into the row-group layout (Q4_0: <see cref="Block32.Q4_0Packed"/>), where this type has
-    /// one: (plain, rows, cols) → whether it pays to pack that matrix here (shape, data and SIMD level allow it).
-    /// Only matrices that <see cref="DotForRows"/> gives the row-group dot are candidates. Null: never packed.
+    /// Load-time repacking into the type's 8-row-group layout (<see cref="Block32.Q4_0Packed"/>,
+    /// <see cref="Block32.Q8_0Packed"/>), where this type has one: (plain, rows, cols) → whether it pays to pack that
+    /// matrix here (shape, data and SIMD level allow it). Null: never packed.
     /// </summary>
     public delegate*<byte*, int, int, bool> ShouldPack { get; init; }
 
@@ -50,7 +50,7 @@ public readonly unsafe struct TypeKernels
     /// <summary>
     /// Tile kernel over a packed matrix: DotTile.Weights is the packed data of the tile's first row group, groups lie
     /// 8·WeightStride bytes apart (WeightStride = the plain row's bytes), Rows a multiple of 8. Every result has the
-    /// bits of <see cref="VecDotRowGroups"/> on the plain rows.
+    /// bits of <see cref="DotForRows"/> on the plain rows (Q4_0: the row-group dot; Q8_0: its VecDot).
     /// </summary>
     public delegate*<in Tiles.DotTile, void> TilePacked { get; init; }
 

@@ -46,13 +46,14 @@ public readonly unsafe struct WeightMatrix
 
     /// <summary>
     /// This matrix with a packed copy for the matrix product when its type packs matrices of this shape and data at
-    /// the current SIMD level (and llama.cpp would use the row-group dot for it); otherwise this matrix unchanged.
+    /// the current SIMD level; otherwise this matrix unchanged. The packed kernels keep the bits of the dot the plain
+    /// matrix would get (<see cref="TypeKernels.DotForRows"/>), so packing changes speed, never results.
     /// The result owns the copy: call <see cref="ReleasePacked"/> on it when the weights are disposed.
     /// </summary>
     public WeightMatrix WithPackedCopy()
     {
         var kernels = QuantKernels.Get(Type);
-        if (_packedCopy is not null || kernels.Pack == null || kernels.VecDotRowGroups == null || Rows % 8 != 0) return this;
+        if (_packedCopy is not null || kernels.Pack == null || Rows % 8 != 0) return this;
         if (!kernels.ShouldPack(Data, Rows, Cols)) return this;
         var copy = new NativeBuffer<byte>(ByteSize);
         kernels.Pack(Data, copy.Pointer, Rows, Cols);

@@ -1,7 +1,7 @@
 // Registers the 32-element block formats with their vec-dot (activation) types, as in ggml-cpu:
 //   Q4_0, Q5_0, Q8_0 weights × Q8_0 activations;   Q4_1, Q5_1 weights × Q8_1 activations.
-// Q8_1 is registered as an activation-only type (quantize/dequantize, no dot). Q4_0 matrices of 8k rows are
-// repacked at load into interleaved row groups (Q4_0Packed.cs) where the AVX2 kernels run.
+// Q8_1 is registered as an activation-only type (quantize/dequantize, no dot). Q4_0 and Q8_0 matrices of 8k rows
+// are repacked at load into interleaved row groups (Q4_0Packed.cs, Q8_0Packed.cs) where the AVX2 kernels run.
 // A weight type's Quantize is its reference quantizer (what ggml's from_float does for it); Q8_0's and
 // Q8_1's Quantize are the run-time activation quantizers.
 using Frugal.Quants.Block32;
@@ -29,7 +29,7 @@ public static unsafe partial class QuantKernels
         Register(table, GgmlType.Q5_1, GgmlType.Q8_1, &Q5_1.Dequantize, &Q5_1.QuantizeReference, &Q5_1.Dot,
             tile: &Block32Tile<Q5_1Weights, BlockQ5_1, BlockQ8_1>.LaneOrder);
         Register(table, GgmlType.Q8_0, GgmlType.Q8_0, &Q8_0.Dequantize, &Q8_0.Quantize, &Q8_0.Dot,
-            tile: &Q8_0Tiles.LaneOrder);
+            tile: &Q8_0Tiles.LaneOrder, shouldPack: &Q8_0Packed.ShouldPack, pack: &Q8_0Packed.Pack, tilePacked: &Q8_0Packed.Tile);
         Register(table, GgmlType.Q8_1, GgmlType.Q8_1, &Q8_1.Dequantize, &Q8_1.Quantize, null);
     }
 

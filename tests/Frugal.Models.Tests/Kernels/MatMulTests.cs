@@ -71,6 +71,10 @@ public sealed unsafe class MatMulTests
     [InlineData(GgmlType.Q4_0, 48, 2048, 64, true)]  // packed copy, a prefill-sized tile of long rows
     [InlineData(GgmlType.Q8_0, 100, 320, 1)]
     [InlineData(GgmlType.Q8_0, 100, 320, 9)]
+    [InlineData(GgmlType.Q8_0, 104, 256, 1, true)]   // packed copy: decode streams 8-row groups
+    [InlineData(GgmlType.Q8_0, 104, 256, 9, true)]   // packed, few tokens: each streams the group
+    [InlineData(GgmlType.Q8_0, 48, 2048, 64, true)]  // packed, prefill: the 2-row × 4-token block
+    [InlineData(GgmlType.Q8_0, 48, 384, 23, true)]   // packed, groups of 4 tokens and a remainder
     [InlineData(GgmlType.Q4_K, 70, 512, 1)]
     [InlineData(GgmlType.Q4_K, 70, 512, 7)]
     [InlineData(GgmlType.Q6_K, 45, 512, 5)]
@@ -96,7 +100,7 @@ public sealed unsafe class MatMulTests
         }
     }
 
-    /// <summary>Q4_0 matrices are packed only where the packed kernel has its AVX2 path.</summary>
+    /// <summary>Q4_0 and Q8_0 matrices are packed only where the packed kernels have their AVX2 path.</summary>
     private static bool PackedKernelsRun =>
         Simd.Use256 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
 
@@ -104,7 +108,7 @@ public sealed unsafe class MatMulTests
     public void Only_row_group_matrices_with_finite_scales_get_a_packed_copy()
     {
         using var lanes = new Matrix(GgmlType.Q4_0, 250, 64, 7, packed: true);      // lane-order dot: stays plain
-        using var q8 = new Matrix(GgmlType.Q8_0, 64, 64, 8, packed: true);          // no packed layout
+        using var q8 = new Matrix(GgmlType.Q8_0, 64, 64, 8, packed: true);          // 2 blocks: not a whole run of 4
         using var infinite = new Matrix(GgmlType.Q4_0, 64, 64, 9);
         Assert.True(lanes.Weights.Packed == null);
         Assert.True(q8.Weights.Packed == null);

@@ -167,7 +167,7 @@ public sealed unsafe class PackedTileTests
             for (int bits = 0; bits < 65536; bits += 8)
             {
                 for (int k = 0; k < 8; k++) h[k] = (ushort)(bits + k);
-                var widened = Q4_0Packed.WidenScales((byte*)h);
+                var widened = RowGroups.WidenScales((byte*)h);
                 for (int k = 0; k < 8; k++)
                 {
                     if ((h[k] & 0x7C00) == 0x7C00) continue;   // inf/NaN: packing refuses those matrices
@@ -202,11 +202,121 @@ public sealed unsafe class PackedTileTests
     }
 
     [Fact]
-    public void The_table_offers_packing_only_for_Q4_0()
+    public void The_table_offers_packing_for_Q4_0_and_Q8_0_only()
     {
-        var q4 = QuantKernels.Get(GgmlType.Q4_0);
-        Assert.True(q4.Pack != null && q4.TilePacked != null && q4.ShouldPack != null);
-        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.F16 })
+        foreach (var type in new[] { GgmlType.Q4_0, GgmlType.Q8_0 })
+        {
+            var kernels = QuantKernels.Get(type);
+            Assert.True(kernels.Pack != null && kernels.TilePacked != null && kernels.ShouldPack != null, $"{type} packs");
+        }
+        foreach (var type in new[] { GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.F16 })
             Assert.True(QuantKernels.Get(type).Pack == null, $"{type} has no packed layout");
+    }
+
+    // ---- Q8_0: runs of 4 blocks (a line of scales, then 8 rows × 32 quants per block), lane order kept ----
+
+    private const int Q8BlockBytes = 34;
+
+    private static byte[] Q8Matrix(int rows, int cols, Random rng) => KernelTestSupport.RandomBlocks(GgmlType.Q8_0, rows * cols / 32, rng);
+
+    private static byte[] Q8Pack(byte[] plain, int rows, int cols)
+    {
+        var packed = new byte[plain.Length];
+        fixed (byte* source = plain)
+        fixed (byte* target = packed) Q8_0Packed.Pack(source, target, rows, cols);
+        return packed;
+    }
+
+    [Fact]
+    public void Q8_0_packing_is_lossless_and_laid_out_as_documented()
+    {
+        const int rows = 16, cols = 256;
+        var plain = Q8Matrix(rows, cols, new Random(11));
+        var packed = Q8Pack(plain, rows, cols);
+        int blocks = cols / 32;
+        long rowBytes = blocks * Q8BlockBytes;
+        for (int r = 0; r < rows; r++)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                long run = (r / 8) * 8 * rowBytes + (b / 4) * 1088;
+                int i = r % 8, j = b % 4;
+                long block = r * rowBytes + b * Q8BlockBytes;
+                Assert.Equal(plain[block], packed[run + 16 * j + 2 * i]);            // d[j][i], little-endian fp16
+                Assert.Equal(plain[block + 1], packed[run + 16 * j + 2 * i + 1]);
+                for (int k = 0; k < 32; k++)                                         // qs block j, row i, quant k
+                    Assert.Equal(plain[block + 2 + k], packed[run + 64 + 256 * j + 32 * i + k]);
+            }
+        }
+        var back = new byte[plain.Length];
+        fixed (byte* source = packed)
+        fixed (byte* target = back) Q8_0Packed.Unpack(source, target, rows, cols);
+        Assert.Equal(plain, back);
+    }
+
+    public static TheoryData<int, int, int> Q8Shapes => new()
+    {
+        { 8, 1, 128 }, { 16, 3, 256 }, { 8, 4, 640 }, { 24, 5, 128 }, { 16, 20, 256 }, { 40, 23, 384 }, { 8, 64, 2048 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Q8Shapes))]
+    public void Both_Q8_0_packed_tiles_give_the_bits_of_the_plain_dot(int rows, int tokens, int cols)
+    {
+        var rng = new Random(rows * 100 + tokens * 10 + cols);
+        var plain = Q8Matrix(rows, cols, rng);
+        var packed = Q8Pack(plain, rows, cols);
+        var activations = Activations(tokens, cols, rng);
+        long rowBytes = GgmlTypes.Info(GgmlType.Q8_0).RowBytes(cols);
+        int outputStride = rows + 3;
+        foreach (var (name, kernel) in new (string, Action<DotTile>)[] { ("scalar", t => Q8_0Packed.TileScalar(t)), ("vector", t => Q8_0Packed.Tile(t)) })
+        {
+            var output = new float[outputStride * tokens];
+            Array.Fill(output, float.NaN);
+            fixed (byte* w = plain)
+            fixed (byte* p = packed)
+            fixed (byte* x = activations)
+            fixed (float* o = output)
+            {
+                kernel(new DotTile
+                {
+                    Weights = p, WeightStride = rowBytes, Rows = rows,
+                    Activations = x, ActivationStride = rowBytes, Tokens = tokens,
+                    Cols = cols, Output = o, OutputStride = outputStride,
+                });
+                for (int t = 0; t < tokens; t++)
+                {
+                    for (int r = 0; r < outputStride; r++)
+                    {
+                        float actual = o[t * outputStride + r];
+                        if (r >= rows)
+                        {
+                            Assert.True(float.IsNaN(actual), $"{name} {rows}×{tokens}: wrote outside the tile at token {t}, column {r}");
+                            continue;
+                        }
+                        float expected = Q8_0.DotScalar(w + r * rowBytes, x + t * rowBytes, cols);
+                        Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(actual),
+                            $"Q8_0 {name} {rows}×{tokens}×{cols}, row {r} token {t}: {actual:R} ≠ dot {expected:R} ({Simd.Describe()})");
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Q8_0_matrices_that_are_not_whole_runs_are_not_packed()
+    {
+        var plain = Q8Matrix(16, 128, new Random(4));
+        fixed (byte* pinned = plain)
+        {
+            nint address = (nint)pinned;
+            Assert.True(Q8_0Packed.CanPack(pinned, 16, 128));
+            Assert.False(Q8_0Packed.CanPack(pinned, 16, 96));            // 3 blocks: not a whole run of 4
+            Assert.False(Q8_0Packed.CanPack(pinned, 12, 128));           // not whole groups of 8 rows
+            *(ushort*)(pinned + 9 * Q8BlockBytes) = 0x7C00;              // an infinite scale
+            Assert.False(Q8_0Packed.CanPack(pinned, 16, 128));
+            var error = Assert.Throws<ArgumentException>(() => Q8_0Packed.Pack((byte*)address, (byte*)address, 8, 96));
+            Assert.Contains("96 columns", error.Message);
+        }
     }
 }
