@@ -73,11 +73,20 @@ public sealed unsafe class PackedTileTests
     {
         var rng = new Random(rows * 100 + tokens * 10 + cols);
         var plain = RandomMatrix(rows, cols, rng);
-        var packed = Pack(plain, rows, cols);
-        var activations = Activations(tokens, cols, rng);
-        long rowBytes = GgmlTypes.Info(GgmlType.Q4_0).RowBytes(cols), xRowBytes = GgmlTypes.Info(GgmlType.Q8_0).RowBytes(cols);
+        AssertPackedTiles("Q4_0", plain, Pack(plain, rows, cols), Activations(tokens, cols, rng), rows, tokens, cols,
+            GgmlTypes.Info(GgmlType.Q4_0).RowBytes(cols), &Q4_0.DotRowGroups, "row-group dot", t => Q4_0Packed.TileScalar(t), t => Q4_0Packed.Tile(t));
+    }
+
+    /// <summary>
+    /// Runs the scalar and the vector packed tile over the whole packed matrix and checks every (row, token) against
+    /// the dot on the plain rows, and that nothing outside the tile was written.
+    /// </summary>
+    private static void AssertPackedTiles(string type, byte[] plain, byte[] packed, byte[] activations, int rows, int tokens, int cols,
+        long rowBytes, delegate*<byte*, byte*, int, float> dot, string dotName, Action<DotTile> scalarTile, Action<DotTile> vectorTile)
+    {
+        long xRowBytes = GgmlTypes.Info(GgmlType.Q8_0).RowBytes(cols);
         int outputStride = rows + 3;
-        foreach (var (name, kernel) in new (string, Action<DotTile>)[] { ("scalar", t => Q4_0Packed.TileScalar(t)), ("vector", t => Q4_0Packed.Tile(t)) })
+        foreach (var (name, kernel) in new (string, Action<DotTile>)[] { ("scalar", scalarTile), ("vector", vectorTile) })
         {
             var output = new float[outputStride * tokens];
             Array.Fill(output, float.NaN);
@@ -99,12 +108,12 @@ public sealed unsafe class PackedTileTests
                         float actual = o[t * outputStride + r];
                         if (r >= rows)
                         {
-                            Assert.True(float.IsNaN(actual), $"{name} {rows}×{tokens}: wrote outside the tile at token {t}, column {r}");
+                            Assert.True(float.IsNaN(actual), $"{type} {name} {rows}×{tokens}: wrote outside the tile at token {t}, column {r}");
                             continue;
                         }
-                        float expected = Q4_0.DotRowGroups(w + r * rowBytes, x + t * xRowBytes, cols);
+                        float expected = dot(w + r * rowBytes, x + t * xRowBytes, cols);
                         Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(actual),
-                            $"{name} {rows}×{tokens}×{cols}, row {r} token {t}: {actual:R} ≠ row-group dot {expected:R} ({Simd.Describe()})");
+                            $"{type} {name} {rows}×{tokens}×{cols}, row {r} token {t}: {actual:R} ≠ {dotName} {expected:R} ({Simd.Describe()})");
                     }
                 }
             }
@@ -265,42 +274,8 @@ public sealed unsafe class PackedTileTests
     {
         var rng = new Random(rows * 100 + tokens * 10 + cols);
         var plain = Q8Matrix(rows, cols, rng);
-        var packed = Q8Pack(plain, rows, cols);
-        var activations = Activations(tokens, cols, rng);
-        long rowBytes = GgmlTypes.Info(GgmlType.Q8_0).RowBytes(cols);
-        int outputStride = rows + 3;
-        foreach (var (name, kernel) in new (string, Action<DotTile>)[] { ("scalar", t => Q8_0Packed.TileScalar(t)), ("vector", t => Q8_0Packed.Tile(t)) })
-        {
-            var output = new float[outputStride * tokens];
-            Array.Fill(output, float.NaN);
-            fixed (byte* w = plain)
-            fixed (byte* p = packed)
-            fixed (byte* x = activations)
-            fixed (float* o = output)
-            {
-                kernel(new DotTile
-                {
-                    Weights = p, WeightStride = rowBytes, Rows = rows,
-                    Activations = x, ActivationStride = rowBytes, Tokens = tokens,
-                    Cols = cols, Output = o, OutputStride = outputStride,
-                });
-                for (int t = 0; t < tokens; t++)
-                {
-                    for (int r = 0; r < outputStride; r++)
-                    {
-                        float actual = o[t * outputStride + r];
-                        if (r >= rows)
-                        {
-                            Assert.True(float.IsNaN(actual), $"{name} {rows}×{tokens}: wrote outside the tile at token {t}, column {r}");
-                            continue;
-                        }
-                        float expected = Q8_0.DotScalar(w + r * rowBytes, x + t * rowBytes, cols);
-                        Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(actual),
-                            $"Q8_0 {name} {rows}×{tokens}×{cols}, row {r} token {t}: {actual:R} ≠ dot {expected:R} ({Simd.Describe()})");
-                    }
-                }
-            }
-        }
+        AssertPackedTiles("Q8_0", plain, Q8Pack(plain, rows, cols), Activations(tokens, cols, rng), rows, tokens, cols,
+            GgmlTypes.Info(GgmlType.Q8_0).RowBytes(cols), &Q8_0.DotScalar, "dot", t => Q8_0Packed.TileScalar(t), t => Q8_0Packed.Tile(t));
     }
 
     [Fact]
