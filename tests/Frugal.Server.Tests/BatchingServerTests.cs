@@ -19,13 +19,15 @@ public sealed class BatchingServerTests(ServerFixture fixture) : IClassFixture<S
     [SharedFact]
     public async Task ThirtyTwoConcurrentStreamsWithCancellationsEachGetTheirSoloGreedyOutput()
     {
-        await using var server = await TestServer.StartAsync(new TestServerOptions { Parallel = 8, QueueCapacity = 64 });
-        const int requests = 32, maxTokens = 24;
+        // A context long enough that an abandoned generation cannot run to its end before the server has
+        // seen its client leave (stories260K decodes a step in well under a millisecond here).
+        await using var server = await TestServer.StartAsync(new TestServerOptions { Parallel = 8, QueueCapacity = 64, ContextSize = 2048 });
+        const int requests = 32, maxTokens = 24, abandonedMaxTokens = 2000;
         var prompts = Enumerable.Range(0, requests).Select(i => $"{Openings[i % Openings.Length]} number {i}").ToArray();
         // Every fourth request asks for a long generation (past end-of-text) and is abandoned by its client
         // after its second token.
         var runs = prompts.Select((prompt, i) => i % 4 == 3
-            ? StreamAsync(server, prompt, maxTokens: 200, cancelAfterTokens: 2)
+            ? StreamAsync(server, prompt, abandonedMaxTokens, cancelAfterTokens: 2)
             : StreamAsync(server, prompt, maxTokens, cancelAfterTokens: null)).ToArray();
         string?[] texts = await Task.WhenAll(runs).WaitAsync(Patience);
 

@@ -171,7 +171,7 @@ public sealed class ErrorTests(ServerFixture fixture) : IClassFixture<ServerFixt
         ErrorAssert.IsOpenAiError(error, Invalid, null, "unknown_url");
 
         string huge = new('a', (1 << 20) + 10);   // the test server accepts 1 MiB
-        var (bigStatus, bigError, _) = await Server.PostAsync("/v1/completions", $$"""{"model":"stories260K","prompt":"{{huge}}"}""");
+        var (bigStatus, bigError, _) = await Server.PostAsync("/v1/completions", $$"""{"model":"stories260K","prompt":"{{huge}}"}""", expectContinue: true);
         Assert.Equal(413, bigStatus);
         ErrorAssert.IsOpenAiError(bigError, Invalid, null, "request_too_large");
     }
