@@ -69,4 +69,17 @@ internal static unsafe class RowGroups
         var magnitude = (bits & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle();
         return magnitude * Vector256.Create(0x77800000).AsSingle();   // 2^112
     }
+
+    /// <summary>
+    /// <see cref="WidenScales"/> for two groups at once: lanes 0..7 from <paramref name="first"/>'s block, lanes 8..15
+    /// from <paramref name="second"/>'s (same bits lane for lane).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> WidenScales(byte* first, byte* second)
+    {
+        var halves = Vector256.Create(Vector128.Load((short*)first), Vector128.Load((short*)second));
+        var bits = Avx512F.ConvertToVector512Int32(halves) << 13;
+        var magnitude = (bits & Vector512.Create(unchecked((int)0x8FFFE000))).AsSingle();
+        return magnitude * Vector512.Create(0x77800000).AsSingle();   // 2^112
+    }
 }

@@ -70,6 +70,9 @@ public static unsafe class TileKernels
     /// <summary>True when the 256-bit tile kernels may run (AVX2 + FMA present and not capped below 256 bits).</summary>
     internal static bool Use256 => Simd.Use256 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
 
+    /// <summary>True when the 512-bit tile kernels may run (AVX-512 F and BW present and not capped below 512 bits).</summary>
+    internal static bool Use512 => Simd.Use512 && Use256 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported;
+
     /// <summary>Checks a tile's geometry once per call; <paramref name="blockSize"/> is the weight type's block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int Blocks(in DotTile tile, int blockSize, string typeName)
