@@ -117,16 +117,25 @@ internal sealed unsafe class MatMul : IParallelWork
     private const int MaxPrefillRowsPerTile = 64;
 
     /// <summary>
-    /// Rows per tile: decode spreads each matrix over several tiles per thread; prefill takes up to 64 rows (a tile
-    /// kernel prepares each token's activation tables once per tile, so fewer, taller tiles repeat that less),
-    /// while leaving at least 4 tiles per thread for the claim order to balance.
+    /// Most rows of a tile when few tokens pass (batched decode): the rows are read by at most two sweeps of four
+    /// tokens, so a taller tile still finds them in L2 on the second, and the kernel prepares each token's
+    /// activation tables once per tile, so fewer tiles repeat that less.
+    /// </summary>
+    private const int MaxFewTokenRowsPerTile = 256;
+
+    /// <summary>Tokens up to which a product takes the taller tiles of <see cref="MaxFewTokenRowsPerTile"/>.</summary>
+    private const int FewTokens = 8;
+
+    /// <summary>
+    /// Rows per tile: decode spreads each matrix over several tiles per thread; prefill takes up to 64 rows (256 for
+    /// a handful of tokens) while leaving at least 4 tiles per thread for the claim order to balance.
     /// </summary>
     private int RowsPerTile(int rows, int tokens)
     {
         if (tokens > 1)
         {
             int tall = rows / (_pool.ThreadCount * 4) / RowQuantum * RowQuantum;
-            return Math.Clamp(tall, RowQuantum, MaxPrefillRowsPerTile);
+            return Math.Clamp(tall, RowQuantum, tokens <= FewTokens ? MaxFewTokenRowsPerTile : MaxPrefillRowsPerTile);
         }
         int perTile = rows / (_pool.ThreadCount * DecodeTilesPerThread);
         return Math.Max(RowQuantum, (perTile + RowQuantum - 1) / RowQuantum * RowQuantum);

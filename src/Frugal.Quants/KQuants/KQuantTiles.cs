@@ -5,6 +5,7 @@
 // integer lanes and float accumulators and the exact steps of the one-row AVX2 kernel (Q4K.Dot256, Q6K.Dot256), so
 // its bits are unchanged. Decode (and tokens left over from the groups of four) takes two rows per sweep.
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Frugal.Quants.Float;
@@ -16,7 +17,75 @@ internal static unsafe class KQuantTiles
 {
     public static void Q4KTile(in DotTile tile) => Run(tile, "Q4_K", &Q4K.Dot, &Q4KRowTokens4, &Q4KRows2);
 
-    public static void Q6KTile(in DotTile tile) => Run(tile, "Q6_K", &Q6K.Dot, &Q6KRowTokens4, &Q6KRows2);
+    /// <summary>
+    /// Q6_K tile: like <see cref="Run"/>, but token-group by token-group, so that the −32 offset's share of every
+    /// chunk, pmaddubsw(32, y) (which depends only on the activations), is computed once per token and chunk for all
+    /// the tile's rows instead of once per row: one of the three multiplies per chunk and row. It is the same
+    /// instruction on the same bytes as in <see cref="Q6K.Dot256"/>, so the bits do not change.
+    /// </summary>
+    public static void Q6KTile(in DotTile tile)
+    {
+        int blocks = TileKernels.Blocks(tile, KQuant.SuperBlock, "Q6_K");
+        if (!TileKernels.Use256)
+        {
+            TileKernels.PerDot(tile, &Q6K.Dot);
+            return;
+        }
+        int chunks = blocks * Q6KChunks;
+        var offsets = OffsetTable(4 * chunks);   // [token of the group][super-block][chunk]: pmaddubsw(32, y chunk)
+        int tokens4 = tile.Tokens & ~3;
+        int rowPairs = tile.Rows & ~1;
+        for (int t = 0; t < tokens4; t += 4)
+        {
+            byte* x = tile.Activations + t * tile.ActivationStride;
+            for (int k = 0; k < 4; k++) Q6KOffsets(x + k * tile.ActivationStride, blocks, offsets + k * chunks);
+            for (int r = 0; r < tile.Rows; r++)
+            {
+                Q6KRowTokens4(tile.Weights + r * tile.WeightStride, x, tile.ActivationStride, blocks, offsets, chunks,
+                    tile.Output + t * tile.OutputStride + r, tile.OutputStride);
+            }
+        }
+        for (int t = tokens4; t < tile.Tokens; t++)
+        {
+            byte* x = tile.Activations + t * tile.ActivationStride;
+            float* output = tile.Output + t * tile.OutputStride;
+            Q6KOffsets(x, blocks, offsets);
+            for (int r = 0; r < rowPairs; r += 2) Q6KRows2(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, blocks, offsets, output + r);
+            if (rowPairs < tile.Rows) output[rowPairs] = Q6K.Dot256(tile.Weights + rowPairs * tile.WeightStride, x, tile.Cols);
+        }
+    }
+
+    /// <summary>32-quant chunks per Q6_K super-block.</summary>
+    private const int Q6KChunks = KQuant.SuperBlock / 32;
+
+    /// <summary>table[8i + c] = pmaddubsw(32, chunk c of super-block i's activation quants): the offset's pair sums.</summary>
+    private static void Q6KOffsets(byte* x, int blocks, Vector256<short>* table)
+    {
+        var offset = Vector256.Create((byte)32);
+        for (int i = 0; i < blocks; i++)
+        {
+            var y = (BlockQ8_K*)x + i;
+            for (int c = 0; c < Q6KChunks; c++) table[Q6KChunks * i + c] = Avx2.MultiplyAddAdjacent(offset, Vector256.Load(y->Qs + 32 * c));
+        }
+    }
+
+    [ThreadStatic] private static Vector256<short>* t_offsetTable;
+    [ThreadStatic] private static int t_offsetTableCount;
+
+    /// <summary>
+    /// This thread's scratch of at least <paramref name="count"/> vectors: allocated on the first tile and when a
+    /// wider matrix comes, then reused (one per pool thread, kept for the thread's life), so a step allocates nothing.
+    /// </summary>
+    private static Vector256<short>* OffsetTable(int count)
+    {
+        if (count > t_offsetTableCount)
+        {
+            NativeMemory.AlignedFree(t_offsetTable);
+            t_offsetTable = (Vector256<short>*)NativeMemory.AlignedAlloc((nuint)count * (nuint)sizeof(Vector256<short>), 64);
+            t_offsetTableCount = count;
+        }
+        return t_offsetTable;
+    }
 
     /// <summary>
     /// Groups of four tokens through <paramref name="rowTokens4"/> (one row at a time), the other tokens through
@@ -103,12 +172,14 @@ internal static unsafe class KQuantTiles
         output[1] = GgmlLanes.HorizontalSum8(acc1) + GgmlLanes.HorizontalSum4(accMin1);
     }
 
-    /// <summary>Two consecutive Q6_K rows × one Q8_K row: output[0..1], each exactly <see cref="Q6K.Dot256"/>.</summary>
-    private static void Q6KRows2(byte* w, long stride, byte* x, int blocks, float* output)
+    /// <summary>
+    /// Two consecutive Q6_K rows × one Q8_K row: output[0..1], each exactly <see cref="Q6K.Dot256"/>; offsets is the
+    /// token's <see cref="Q6KOffsets"/> table.
+    /// </summary>
+    private static void Q6KRows2(byte* w, long stride, byte* x, int blocks, Vector256<short>* offsets, float* output)
     {
         var nibble = Vector256.Create((byte)0x0F);
         var twoBits = Vector256.Create((ushort)0x0303);
-        var offset = Vector256.Create((byte)32);
         Vector256<float> acc0 = default, acc1 = default;
         byte* next = w + 2 * stride;
         for (int i = 0; i < blocks; i++)
@@ -136,8 +207,9 @@ internal static unsafe class KQuantTiles
                     var bytes1 = e % 2 == 0 ? low10 : low11;
                     var quants0 = (e < 2 ? bytes0 & nibble : (bytes0.AsUInt16() >>> 4).AsByte() & nibble) | (((high0 >>> (2 * e)) & twoBits) << 4).AsByte();
                     var quants1 = (e < 2 ? bytes1 & nibble : (bytes1.AsUInt16() >>> 4).AsByte() & nibble) | (((high1 >>> (2 * e)) & twoBits) << 4).AsByte();
-                    sum0 += KSimd.Scale(KSimd.MulAddOffset(quants0, offset, activations), KSimd.PairScales(scales0, 4 * h + e));
-                    sum1 += KSimd.Scale(KSimd.MulAddOffset(quants1, offset, activations), KSimd.PairScales(scales1, 4 * h + e));
+                    var offsetSums = offsets[Q6KChunks * i + 4 * h + e];
+                    sum0 += KSimd.Scale(Avx2.MultiplyAddAdjacent(quants0, activations) - offsetSums, KSimd.PairScales(scales0, 4 * h + e));
+                    sum1 += KSimd.Scale(Avx2.MultiplyAddAdjacent(quants1, activations) - offsetSums, KSimd.PairScales(scales1, 4 * h + e));
                 }
             }
             acc0 = GgmlLanes.FusedMultiplyAdd(d.GetElement(0), sum0, acc0);
@@ -198,14 +270,17 @@ internal static unsafe class KQuantTiles
         for (int t = 0; t < 4; t++) output[t * outputStride] = GgmlLanes.HorizontalSum8(acc[t]) + GgmlLanes.HorizontalSum4(accMin[t]);
     }
 
-    /// <summary>One Q6_K row × four Q8_K rows: output[t·outputStride] for t = 0..3, each exactly <see cref="Q6K.Dot256"/>.</summary>
-    private static void Q6KRowTokens4(byte* w, byte* x, long xStride, int blocks, float* output, long outputStride)
+    /// <summary>
+    /// One Q6_K row × four Q8_K rows: output[t·outputStride] for t = 0..3, each exactly <see cref="Q6K.Dot256"/>;
+    /// offsets holds the four tokens' <see cref="Q6KOffsets"/> tables, tokenChunks apart.
+    /// </summary>
+    private static void Q6KRowTokens4(byte* w, byte* x, long xStride, int blocks, Vector256<short>* offsets, int tokenChunks,
+        float* output, long outputStride)
     {
         var acc = stackalloc Vector256<float>[4];      // per token: the eight ggml lanes
         for (int t = 0; t < 4; t++) acc[t] = Vector256<float>.Zero;
         var nibble = Vector256.Create((byte)0x0F);
         var twoBits = Vector256.Create((ushort)0x0303);
-        var offset = Vector256.Create((byte)32);
         for (int i = 0; i < blocks; i++)
         {
             var b = (BlockQ6_K*)w + i;
@@ -227,10 +302,11 @@ internal static unsafe class KQuantTiles
                     var quants = lowBits | (((high >>> (2 * e)) & twoBits) << 4).AsByte();
                     var pairScales = KSimd.PairScales(scales, 4 * h + e);
                     int at = 128 * h + 32 * e;
-                    sum0 += KSimd.Scale(KSimd.MulAddOffset(quants, offset, Vector256.Load(y0->Qs + at)), pairScales);
-                    sum1 += KSimd.Scale(KSimd.MulAddOffset(quants, offset, Vector256.Load(y1->Qs + at)), pairScales);
-                    sum2 += KSimd.Scale(KSimd.MulAddOffset(quants, offset, Vector256.Load(y2->Qs + at)), pairScales);
-                    sum3 += KSimd.Scale(KSimd.MulAddOffset(quants, offset, Vector256.Load(y3->Qs + at)), pairScales);
+                    var offset0 = offsets + Q6KChunks * i + 4 * h + e;   // token k's entry is tokenChunks further on
+                    sum0 += KSimd.Scale(Avx2.MultiplyAddAdjacent(quants, Vector256.Load(y0->Qs + at)) - offset0[0], pairScales);
+                    sum1 += KSimd.Scale(Avx2.MultiplyAddAdjacent(quants, Vector256.Load(y1->Qs + at)) - offset0[tokenChunks], pairScales);
+                    sum2 += KSimd.Scale(Avx2.MultiplyAddAdjacent(quants, Vector256.Load(y2->Qs + at)) - offset0[2 * tokenChunks], pairScales);
+                    sum3 += KSimd.Scale(Avx2.MultiplyAddAdjacent(quants, Vector256.Load(y3->Qs + at)) - offset0[3 * tokenChunks], pairScales);
                 }
             }
             float halfD = KQuant.HalfToFloat(b->D);
