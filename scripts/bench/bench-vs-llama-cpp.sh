@@ -4,9 +4,12 @@
 # median of R runs) and llama.cpp's `llama-bench -p P -n G -t THREADS -r 5` (its mean of 5) for prefill and
 # single-stream decode, and `llama-batched-bench` (G tokens for each of B parallel sequences after a PP_BATCHED-token
 # prompt; its S_TG aggregate) for batched decode — our batched row then uses --depth PP_BATCHED to match.
+# The machine is a shared VM whose speed drifts by 10-20 % over minutes, so the two tools alternate in ROUNDS
+# rounds (Frugal, then llama.cpp, then again) and each cell is the median over the rounds; the ratio is taken
+# between those medians, and the per-round ratios are listed beside it.
 # Prints markdown table rows; raw output goes to $OUT_DIR.
 #
-#   MODELS="/tmp/models/tinyllama-1.1b-Q4_0.gguf ..." PROMPT=512 GEN=128 THREADS=1,2 BATCH=1,8 REPETITIONS=5 bash scripts/bench/bench-vs-llama-cpp.sh
+#   MODELS="/tmp/models/tinyllama-1.1b-Q4_0.gguf ..." PROMPT=512 GEN=128 THREADS=1,2 BATCH=1,8 REPETITIONS=3 ROUNDS=3 bash scripts/bench/bench-vs-llama-cpp.sh
 #
 # Missing models named SHAPE-TYPE.gguf are synthesized first (frugal synth, LLaMA SentencePiece vocabulary from
 # ../shared/vocab). llama.cpp is built outside the tree (docs/PERFORMANCE.md); LLAMA_BENCH points at llama-bench.
@@ -16,7 +19,7 @@ LLAMA_BENCH=${LLAMA_BENCH:-/tmp/llama/build/bin/llama-bench}
 LLAMA_BATCHED_BENCH=${LLAMA_BATCHED_BENCH:-$(dirname "$LLAMA_BENCH")/llama-batched-bench}
 MODEL_DIR=${MODEL_DIR:-/tmp/models}
 MODELS=${MODELS:-"$MODEL_DIR/tinyllama-1.1b-Q4_0.gguf $MODEL_DIR/tinyllama-1.1b-Q8_0.gguf"}
-PROMPT=${PROMPT:-512} GEN=${GEN:-128} THREADS=${THREADS:-1,2} REPETITIONS=${REPETITIONS:-5} BATCH=${BATCH:-1,8}
+PROMPT=${PROMPT:-512} GEN=${GEN:-128} THREADS=${THREADS:-1,2} REPETITIONS=${REPETITIONS:-3} BATCH=${BATCH:-1,8} ROUNDS=${ROUNDS:-3}
 PP_BATCHED=${PP_BATCHED:-16}   # prompt tokens per sequence before the batched decode (llama-batched-bench needs one)
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/frugal-bench.XXXXXX)}
 
@@ -31,53 +34,71 @@ for m in $MODELS; do
   fi
 done
 
-echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ); $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| model | threads | test | llama.cpp t/s | Frugal t/s (median, min-max of $REPETITIONS) | Frugal / llama.cpp | Frugal weights read (roofline) |"
+echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ); $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg); $ROUNDS rounds"
+echo "| model | threads | test | llama.cpp t/s (median of rounds) | Frugal t/s (median of rounds; min-max of all runs) | Frugal / llama.cpp (per round) | Frugal weights read (roofline) |"
 echo "| --- | ---: | --- | ---: | ---: | ---: | --- |"
 for m in $MODELS; do
   name=$(basename "$m" .gguf)
-  "$F" bench --model "$m" --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --threads "$THREADS" --repetitions "$REPETITIONS" --json \
-    2>/dev/null > "$OUT_DIR/$name.frugal.json"
-  "$LLAMA_BENCH" -m "$m" -p "$PROMPT" -n "$GEN" -t "$THREADS" -r 5 -o json 2>/dev/null > "$OUT_DIR/$name.llama.json"
   batches=$(tr ',' '\n' <<<"$BATCH" | awk '$1 > 1' | paste -sd, -)
-  if [ -n "$batches" ]; then
-    "$F" bench --model "$m" --prompt-tokens 0 --gen-tokens "$GEN" --depth "$PP_BATCHED" --batch "$batches" --threads "$THREADS" \
-      --repetitions "$REPETITIONS" --json 2>/dev/null > "$OUT_DIR/$name.frugal-batched.json"
-    for t in ${THREADS//,/ }; do
-      "$LLAMA_BATCHED_BENCH" -m "$m" -c $(( (PP_BATCHED + GEN) * ${batches##*,} + 64 )) -b 2048 -ub 512 -npp "$PP_BATCHED" -ntg "$GEN" \
-        -npl "$batches" -t "$t" -tb "$t" 2>/dev/null > "$OUT_DIR/$name.llama-batched-t$t.txt"
-    done
-  fi
-  python3 - "$OUT_DIR" "$name" <<'PY'
-import json, os, re, sys
-out, name = sys.argv[1], sys.argv[2]
-frugal, llama = json.load(open(f"{out}/{name}.frugal.json")), json.load(open(f"{out}/{name}.llama.json"))
-bandwidth = {b["threads"]: b["bytes_per_second"] for b in frugal["bandwidth"]}
-def weights(row, t):
-    return f"{row['weight_bytes_per_second'] / 1e9:.2f} GB/s ({row['roofline_efficiency']:.1%} of {bandwidth[t] / 1e9:.1f} GB/s)"
-for row in frugal["rows"]:
+  for round in $(seq 1 "$ROUNDS"); do
+    "$F" bench --model "$m" --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --threads "$THREADS" --repetitions "$REPETITIONS" --json \
+      2>/dev/null > "$OUT_DIR/$name.frugal.r$round.json"
+    "$LLAMA_BENCH" -m "$m" -p "$PROMPT" -n "$GEN" -t "$THREADS" -r 5 -o json 2>/dev/null > "$OUT_DIR/$name.llama.r$round.json"
+    if [ -n "$batches" ]; then
+      "$F" bench --model "$m" --prompt-tokens 0 --gen-tokens "$GEN" --depth "$PP_BATCHED" --batch "$batches" --threads "$THREADS" \
+        --repetitions "$REPETITIONS" --json 2>/dev/null > "$OUT_DIR/$name.frugal-batched.r$round.json"
+      for t in ${THREADS//,/ }; do
+        "$LLAMA_BATCHED_BENCH" -m "$m" -c $(( (PP_BATCHED + GEN) * ${batches##*,} + 64 )) -b 2048 -ub 512 -npp "$PP_BATCHED" -ntg "$GEN" \
+          -npl "$batches" -t "$t" -tb "$t" 2>/dev/null > "$OUT_DIR/$name.llama-batched-t$t.r$round.txt"
+      done
+    fi
+  done
+  python3 - "$OUT_DIR" "$name" "$ROUNDS" <<'PY'
+import json, os, re, statistics, sys
+out, name, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+median = statistics.median
+
+def cells(frugal_rows, llama_rates, label, weights):
+    """One table row from each round's Frugal summary and llama.cpp rate."""
+    ours = [r["tokens_per_second"] for r in frugal_rows]
+    ratios = [o["median"] / l for o, l in zip(ours, llama_rates) if l]
+    ref = median(llama_rates) if llama_rates else None
+    s = median(o["median"] for o in ours)
+    low, high = min(o["min"] for o in ours), max(o["max"] for o in ours)
+    ratio = f"{s / ref:.2f} ({', '.join(f'{r:.2f}' for r in ratios)})" if ref else "-"
+    return f"| {name} | {label} | {ref:.2f} | {s:.2f} ({low:.2f}-{high:.2f}) | {ratio} | {weights} |" if ref else \
+           f"| {name} | {label} | n/a | {s:.2f} ({low:.2f}-{high:.2f}) | - | {weights} |"
+
+def weights(rows, bandwidths, t):
+    rates = [r["weight_bytes_per_second"] for r in rows]
+    probe = median(b[t] for b in bandwidths)
+    return f"{median(rates) / 1e9:.2f} GB/s ({median(rates) / probe:.1%} of {probe / 1e9:.1f} GB/s)"
+
+frugal = [json.load(open(f"{out}/{name}.frugal.r{k}.json")) for k in range(1, rounds + 1)]
+llama = [json.load(open(f"{out}/{name}.llama.r{k}.json")) for k in range(1, rounds + 1)]
+bandwidth = [{b["threads"]: b["bytes_per_second"] for b in f["bandwidth"]} for f in frugal]
+for i, row in enumerate(frugal[0]["rows"]):
     t, prefill = row["threads"], row["test"] == "prefill"
     n_prompt, n_gen = (row["tokens"], 0) if prefill else (0, row["tokens"])
-    ref = next(r["avg_ts"] for r in llama if r["n_threads"] == t and r["n_prompt"] == n_prompt and r["n_gen"] == n_gen)
-    s = row["tokens_per_second"]
+    rows = [f["rows"][i] for f in frugal]
+    refs = [next(r["avg_ts"] for r in l if r["n_threads"] == t and r["n_prompt"] == n_prompt and r["n_gen"] == n_gen) for l in llama]
     test = f"pp{n_prompt}" if prefill else f"tg{n_gen}"
-    print(f"| {name} | {t} | {test} (llama-bench, mean of 5) | {ref:.2f} | {s['median']:.2f} ({s['min']:.2f}-{s['max']:.2f}) | {s['median'] / ref:.2f} | {'-' if prefill else weights(row, t)} |")
-batched = f"{out}/{name}.frugal-batched.json"
-if os.path.exists(batched):
-    report = json.load(open(batched))
-    bandwidth.update({b["threads"]: b["bytes_per_second"] for b in report["bandwidth"]})
-    for row in report["rows"]:
+    print(cells(rows, refs, f"{t} | {test} (llama-bench, mean of 5)", "-" if prefill else weights(rows, bandwidth, t)))
+if os.path.exists(f"{out}/{name}.frugal-batched.r1.json"):
+    reports = [json.load(open(f"{out}/{name}.frugal-batched.r{k}.json")) for k in range(1, rounds + 1)]
+    bandwidth = [{b["threads"]: b["bytes_per_second"] for b in r["bandwidth"]} for r in reports]
+    for i, row in enumerate(reports[0]["rows"]):
         t, b = row["threads"], row["batch_size"]
-        # llama-batched-bench's table: |    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |      T s |    S t/s |
-        ref = None
-        for line in open(f"{out}/{name}.llama-batched-t{t}.txt"):
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) == 10 and re.fullmatch(r"\d+", cells[0]) and int(cells[2]) == b:
-                ref = float(cells[7])
-        s = row["tokens_per_second"]
-        label = f"tg{row['tokens']} ×{b} after {row['context_start']} (llama-batched-bench S_TG)"
-        ratio = f"{s['median'] / ref:.2f}" if ref else "-"
-        print(f"| {name} | {t} | {label} | {ref if ref else 'n/a'} | {s['median']:.2f} ({s['min']:.2f}-{s['max']:.2f}) | {ratio} | {weights(row, t)} |")
+        rows = [r["rows"][i] for r in reports]
+        refs = []
+        for k in range(1, rounds + 1):
+            # llama-batched-bench's table: |    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |      T s |    S t/s |
+            for line in open(f"{out}/{name}.llama-batched-t{t}.r{k}.txt"):
+                c = [c.strip() for c in line.strip().strip("|").split("|")]
+                if len(c) == 10 and re.fullmatch(r"\d+", c[0]) and int(c[2]) == b:
+                    refs.append(float(c[7]))
+        label = f"{t} | tg{row['tokens']} ×{b} after {row['context_start']} (llama-batched-bench S_TG)"
+        print(cells(rows, refs, label, weights(rows, bandwidth, t)))
 PY
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); raw output: $OUT_DIR"
