@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Frugal.Quants.Float;
 
 namespace Frugal.Quants.KQuants;
 
@@ -23,8 +24,9 @@ internal static unsafe class KQuant
         throw new ArgumentException(
             $"{typeName}: {n} elements is not a whole number of {SuperBlock}-element super-blocks", nameof(n));
 
+    /// <summary>fp16 → float, inlined (the runtime's (float)Half is an out-of-line call; see <see cref="Fp16Bits.ToSingle(ushort)"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float HalfToFloat(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
+    public static float HalfToFloat(ushort bits) => Fp16Bits.ToSingle(bits);
 
     /// <summary>Round to nearest even half float, as GGML_FP32_TO_FP16 does.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

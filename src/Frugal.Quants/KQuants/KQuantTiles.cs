@@ -174,50 +174,69 @@ internal static unsafe class KQuantTiles
 
     /// <summary>
     /// Two consecutive Q6_K rows × one Q8_K row: output[0..1], each exactly <see cref="Q6K.Dot256"/>; offsets is the
-    /// token's <see cref="Q6KOffsets"/> table.
+    /// token's <see cref="Q6KOffsets"/> table. The eight chunks of a super-block are written out (as in
+    /// <see cref="Q6KRowTokens4"/>) so that every shift is an immediate and every selection folds.
     /// </summary>
     private static void Q6KRows2(byte* w, long stride, byte* x, int blocks, Vector256<short>* offsets, float* output)
     {
-        var nibble = Vector256.Create((byte)0x0F);
-        var twoBits = Vector256.Create((ushort)0x0303);
         Vector256<float> acc0 = default, acc1 = default;
         byte* next = w + 2 * stride;
-        for (int i = 0; i < blocks; i++)
+        for (int i = 0; i < blocks; i++, offsets += Q6KChunks)
         {
             Prefetch(next + i * 2 * sizeof(BlockQ6_K), 2 * sizeof(BlockQ6_K));
             var b0 = (BlockQ6_K*)w + i;
             var b1 = (BlockQ6_K*)(w + stride) + i;
             var y = (BlockQ8_K*)x + i;
             var d = Fp16Bits.ToSingle(Vector128.Create((uint)b0->D, b1->D, 0, 0)) * Vector128.Create(y->D);
-            var scales0 = Avx2.ConvertToVector256Int16(Vector128.Load(b0->Scales));
+            var scales0 = Avx2.ConvertToVector256Int16(Vector128.Load(b0->Scales));   // 16 × int16
             var scales1 = Avx2.ConvertToVector256Int16(Vector128.Load(b1->Scales));
-            Vector256<int> sum0 = default, sum1 = default;
-            for (int h = 0; h < 2; h++)
-            {
-                var low00 = Vector256.Load(b0->Ql + 64 * h);
-                var low01 = Vector256.Load(b0->Ql + 64 * h + 32);
-                var high0 = Vector256.Load(b0->Qh + 32 * h).AsUInt16();
-                var low10 = Vector256.Load(b1->Ql + 64 * h);
-                var low11 = Vector256.Load(b1->Ql + 64 * h + 32);
-                var high1 = Vector256.Load(b1->Qh + 32 * h).AsUInt16();
-                for (int e = 0; e < 4; e++)
-                {
-                    var activations = Vector256.Load(y->Qs + 128 * h + 32 * e);
-                    var bytes0 = e % 2 == 0 ? low00 : low01;
-                    var bytes1 = e % 2 == 0 ? low10 : low11;
-                    var quants0 = (e < 2 ? bytes0 & nibble : (bytes0.AsUInt16() >>> 4).AsByte() & nibble) | (((high0 >>> (2 * e)) & twoBits) << 4).AsByte();
-                    var quants1 = (e < 2 ? bytes1 & nibble : (bytes1.AsUInt16() >>> 4).AsByte() & nibble) | (((high1 >>> (2 * e)) & twoBits) << 4).AsByte();
-                    var offsetSums = offsets[Q6KChunks * i + 4 * h + e];
-                    sum0 += KSimd.Scale(Avx2.MultiplyAddAdjacent(quants0, activations) - offsetSums, KSimd.PairScales(scales0, 4 * h + e));
-                    sum1 += KSimd.Scale(Avx2.MultiplyAddAdjacent(quants1, activations) - offsetSums, KSimd.PairScales(scales1, 4 * h + e));
-                }
-            }
+            var sum0 = Q6KHalf(b0, y, offsets, scales0, 0) + Q6KHalf(b0, y, offsets, scales0, 1);
+            var sum1 = Q6KHalf(b1, y, offsets, scales1, 0) + Q6KHalf(b1, y, offsets, scales1, 1);
             acc0 = GgmlLanes.FusedMultiplyAdd(d.GetElement(0), sum0, acc0);
             acc1 = GgmlLanes.FusedMultiplyAdd(d.GetElement(1), sum1, acc1);
         }
         output[0] = GgmlLanes.HorizontalSum8(acc0);
         output[1] = GgmlLanes.HorizontalSum8(acc1);
     }
+
+    /// <summary>
+    /// Half h (a constant: quants 128h … 128h + 127) of one Q6_K super-block × one Q8_K block: the four chunks'
+    /// scaled integer lanes, added in chunk order as <see cref="Q6K.Dot256"/> adds them (integer, so exact).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Q6KHalf(BlockQ6_K* b, BlockQ8_K* y, Vector256<short>* offsets, Vector256<short> scales, int h)
+    {
+        var ql0 = Vector256.Load(b->Ql + 64 * h);
+        var ql1 = Vector256.Load(b->Ql + 64 * h + 32);
+        var qh = Vector256.Load(b->Qh + 32 * h).AsUInt16();
+        sbyte* qs = y->Qs + 128 * h;
+        return Q6KChunkDot(Q6KQuants(ql0, ql1, qh, 0), qs, offsets[4 * h], KSimd.PairScales(scales, 4 * h))
+             + Q6KChunkDot(Q6KQuants(ql0, ql1, qh, 1), qs + 32, offsets[4 * h + 1], KSimd.PairScales(scales, 4 * h + 1))
+             + Q6KChunkDot(Q6KQuants(ql0, ql1, qh, 2), qs + 64, offsets[4 * h + 2], KSimd.PairScales(scales, 4 * h + 2))
+             + Q6KChunkDot(Q6KQuants(ql0, ql1, qh, 3), qs + 96, offsets[4 * h + 3], KSimd.PairScales(scales, 4 * h + 3));
+    }
+
+    /// <summary>
+    /// Chunk e (a constant, 0..3) of one 128-quant half of a Q6_K super-block as quants 0..63 (the bias 32 still in):
+    /// bits 0..3 are the low nibbles of ql0 (e = 0) or ql1 (e = 1), or their high nibbles (e = 2, 3); bits 4..5 are
+    /// bits 2e, 2e + 1 of qh. The 16-bit shifts move bits across the two bytes of a lane only where the masks drop them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Q6KQuants(Vector256<byte> ql0, Vector256<byte> ql1, Vector256<ushort> qh, int e)
+    {
+        var bytes = (e & 1) == 0 ? ql0 : ql1;
+        var low = (e < 2 ? bytes : (bytes.AsUInt16() >>> 4).AsByte()) & Vector256.Create((byte)0x0F);
+        var high = (e < 3 ? qh << (4 - 2 * e) : qh >>> 2).AsByte() & Vector256.Create((byte)0x30);
+        return low | high;
+    }
+
+    /// <summary>
+    /// One chunk of 32 quants (0..63) × 32 activation quants at <paramref name="y"/>: pmaddubsw, minus the offset's
+    /// pair sums pmaddubsw(32, y), times the sub-blocks' scales summed in pairs (pmaddwd), as in <see cref="Q6K.Dot256"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Q6KChunkDot(Vector256<byte> quants, sbyte* y, Vector256<short> offsetSums, Vector256<short> pairScales) =>
+        KSimd.Scale(Avx2.MultiplyAddAdjacent(quants, Vector256.Load(y)) - offsetSums, pairScales);
 
     /// <summary>
     /// One Q4_K row × four Q8_K rows (xStride bytes apart): output[t·outputStride] for t = 0..3, each exactly
@@ -272,16 +291,15 @@ internal static unsafe class KQuantTiles
 
     /// <summary>
     /// One Q6_K row × four Q8_K rows: output[t·outputStride] for t = 0..3, each exactly <see cref="Q6K.Dot256"/>;
-    /// offsets holds the four tokens' <see cref="Q6KOffsets"/> tables, tokenChunks apart.
+    /// offsets holds the four tokens' <see cref="Q6KOffsets"/> tables, tokenChunks apart. Each chunk's quants and pair
+    /// scales are formed once for the four tokens; the eight chunks are written out, since the JIT keeps a loop over
+    /// them (with variable shifts and permute indices) otherwise.
     /// </summary>
     private static void Q6KRowTokens4(byte* w, byte* x, long xStride, int blocks, Vector256<short>* offsets, int tokenChunks,
         float* output, long outputStride)
     {
-        var acc = stackalloc Vector256<float>[4];      // per token: the eight ggml lanes
-        for (int t = 0; t < 4; t++) acc[t] = Vector256<float>.Zero;
-        var nibble = Vector256.Create((byte)0x0F);
-        var twoBits = Vector256.Create((ushort)0x0303);
-        for (int i = 0; i < blocks; i++)
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;   // per token: the eight ggml lanes
+        for (int i = 0; i < blocks; i++, offsets += Q6KChunks)
         {
             var b = (BlockQ6_K*)w + i;
             var y0 = (BlockQ8_K*)x + i;
@@ -290,31 +308,43 @@ internal static unsafe class KQuantTiles
             var y3 = (BlockQ8_K*)(x + 3 * xStride) + i;
             var scales = Avx2.ConvertToVector256Int16(Vector128.Load(b->Scales));   // 16 × int16
             Vector256<int> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
-            for (int h = 0; h < 2; h++)
-            {
-                var low0 = Vector256.Load(b->Ql + 64 * h);
-                var low1 = Vector256.Load(b->Ql + 64 * h + 32);
-                var high = Vector256.Load(b->Qh + 32 * h).AsUInt16();
-                for (int e = 0; e < 4; e++)
-                {
-                    var bytes = e % 2 == 0 ? low0 : low1;
-                    var lowBits = e < 2 ? bytes & nibble : (bytes.AsUInt16() >>> 4).AsByte() & nibble;
-                    var quants = lowBits | (((high >>> (2 * e)) & twoBits) << 4).AsByte();
-                    var pairScales = KSimd.PairScales(scales, 4 * h + e);
-                    int at = 128 * h + 32 * e;
-                    var offset0 = offsets + Q6KChunks * i + 4 * h + e;   // token k's entry is tokenChunks further on
-                    sum0 += KSimd.Scale(Avx2.MultiplyAddAdjacent(quants, Vector256.Load(y0->Qs + at)) - offset0[0], pairScales);
-                    sum1 += KSimd.Scale(Avx2.MultiplyAddAdjacent(quants, Vector256.Load(y1->Qs + at)) - offset0[tokenChunks], pairScales);
-                    sum2 += KSimd.Scale(Avx2.MultiplyAddAdjacent(quants, Vector256.Load(y2->Qs + at)) - offset0[2 * tokenChunks], pairScales);
-                    sum3 += KSimd.Scale(Avx2.MultiplyAddAdjacent(quants, Vector256.Load(y3->Qs + at)) - offset0[3 * tokenChunks], pairScales);
-                }
-            }
-            float halfD = KQuant.HalfToFloat(b->D);
-            acc[0] = GgmlLanes.FusedMultiplyAdd(y0->D * halfD, sum0, acc[0]);
-            acc[1] = GgmlLanes.FusedMultiplyAdd(y1->D * halfD, sum1, acc[1]);
-            acc[2] = GgmlLanes.FusedMultiplyAdd(y2->D * halfD, sum2, acc[2]);
-            acc[3] = GgmlLanes.FusedMultiplyAdd(y3->D * halfD, sum3, acc[3]);
+            Q6KHalfTokens4(b, y0, y1, y2, y3, offsets, tokenChunks, scales, 0, ref sum0, ref sum1, ref sum2, ref sum3);
+            Q6KHalfTokens4(b, y0, y1, y2, y3, offsets, tokenChunks, scales, 1, ref sum0, ref sum1, ref sum2, ref sum3);
+            float halfD = Fp16Bits.ToSingle(b->D);
+            acc0 = GgmlLanes.FusedMultiplyAdd(y0->D * halfD, sum0, acc0);
+            acc1 = GgmlLanes.FusedMultiplyAdd(y1->D * halfD, sum1, acc1);
+            acc2 = GgmlLanes.FusedMultiplyAdd(y2->D * halfD, sum2, acc2);
+            acc3 = GgmlLanes.FusedMultiplyAdd(y3->D * halfD, sum3, acc3);
         }
-        for (int t = 0; t < 4; t++) output[t * outputStride] = GgmlLanes.HorizontalSum8(acc[t]);
+        output[0] = GgmlLanes.HorizontalSum8(acc0);
+        output[outputStride] = GgmlLanes.HorizontalSum8(acc1);
+        output[2 * outputStride] = GgmlLanes.HorizontalSum8(acc2);
+        output[3 * outputStride] = GgmlLanes.HorizontalSum8(acc3);
+    }
+
+    /// <summary>Half h (a constant) of one Q6_K super-block × four Q8_K blocks, added to the four tokens' integer lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q6KHalfTokens4(BlockQ6_K* b, BlockQ8_K* y0, BlockQ8_K* y1, BlockQ8_K* y2, BlockQ8_K* y3, Vector256<short>* offsets,
+        int tokenChunks, Vector256<short> scales, int h, ref Vector256<int> sum0, ref Vector256<int> sum1, ref Vector256<int> sum2, ref Vector256<int> sum3)
+    {
+        var ql0 = Vector256.Load(b->Ql + 64 * h);
+        var ql1 = Vector256.Load(b->Ql + 64 * h + 32);
+        var qh = Vector256.Load(b->Qh + 32 * h).AsUInt16();
+        Q6KChunkTokens4(Q6KQuants(ql0, ql1, qh, 0), KSimd.PairScales(scales, 4 * h), 128 * h, y0, y1, y2, y3, offsets + 4 * h, tokenChunks, ref sum0, ref sum1, ref sum2, ref sum3);
+        Q6KChunkTokens4(Q6KQuants(ql0, ql1, qh, 1), KSimd.PairScales(scales, 4 * h + 1), 128 * h + 32, y0, y1, y2, y3, offsets + 4 * h + 1, tokenChunks, ref sum0, ref sum1, ref sum2, ref sum3);
+        Q6KChunkTokens4(Q6KQuants(ql0, ql1, qh, 2), KSimd.PairScales(scales, 4 * h + 2), 128 * h + 64, y0, y1, y2, y3, offsets + 4 * h + 2, tokenChunks, ref sum0, ref sum1, ref sum2, ref sum3);
+        Q6KChunkTokens4(Q6KQuants(ql0, ql1, qh, 3), KSimd.PairScales(scales, 4 * h + 3), 128 * h + 96, y0, y1, y2, y3, offsets + 4 * h + 3, tokenChunks, ref sum0, ref sum1, ref sum2, ref sum3);
+    }
+
+    /// <summary>One chunk's quants and pair scales × the four tokens' activation quants at offset <paramref name="at"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q6KChunkTokens4(Vector256<byte> quants, Vector256<short> pairScales, int at, BlockQ8_K* y0, BlockQ8_K* y1, BlockQ8_K* y2,
+        BlockQ8_K* y3, Vector256<short>* offsets, int tokenChunks, ref Vector256<int> sum0, ref Vector256<int> sum1, ref Vector256<int> sum2,
+        ref Vector256<int> sum3)
+    {
+        sum0 += Q6KChunkDot(quants, y0->Qs + at, offsets[0], pairScales);
+        sum1 += Q6KChunkDot(quants, y1->Qs + at, offsets[tokenChunks], pairScales);
+        sum2 += Q6KChunkDot(quants, y2->Qs + at, offsets[2 * tokenChunks], pairScales);
+        sum3 += Q6KChunkDot(quants, y3->Qs + at, offsets[3 * tokenChunks], pairScales);
     }
 }
