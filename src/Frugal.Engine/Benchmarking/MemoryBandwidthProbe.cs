@@ -22,7 +22,7 @@ public sealed unsafe class MemoryBandwidthProbe : IDisposable
     /// <summary>Partial sums are 8 ulongs (one cache line) apart so the threads never write the same line.</summary>
     private const int SumStride = 8;
 
-    private readonly byte* _buffer;   // [BufferBytes], 64-byte aligned, filled with a pattern (so every page is resident)
+    private readonly byte* _buffer;   // [BufferBytes], 64-byte aligned (2 MB, on huge pages where Linux allows), filled with a pattern (so every page is resident)
     private readonly ulong[] _sums;   // [threads × SumStride]: thread i's sum at i × SumStride
     private readonly WorkerPool _pool;
     private readonly ReadSweep _sweep;
@@ -36,7 +36,7 @@ public sealed unsafe class MemoryBandwidthProbe : IDisposable
             throw new ArgumentOutOfRangeException(nameof(bufferBytes), bufferBytes, $"the buffer must be a multiple of {SliceAlignment} bytes, at least {SliceAlignment} per thread");
         _pool = pool;
         BufferBytes = bufferBytes;
-        _buffer = (byte*)NativeMemory.AlignedAlloc((nuint)bufferBytes, SliceAlignment);
+        _buffer = (byte*)HugePages.AllocateZeroed((nuint)bufferBytes, SliceAlignment);   // the page size the engine's weights get
         var words = (ulong*)_buffer;
         for (long i = 0; i < bufferBytes / sizeof(ulong); i++) words[i] = (ulong)i * 0x9E3779B97F4A7C15UL;
         _sums = new ulong[pool.ThreadCount * SumStride];

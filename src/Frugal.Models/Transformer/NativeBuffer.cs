@@ -1,8 +1,12 @@
 using System.Runtime.InteropServices;
+using Frugal.Numerics;
 
 namespace Frugal.Models.Transformer;
 
-/// <summary>A 64-byte aligned, zeroed native buffer of T: activations and caches live here, outside the GC heap.</summary>
+/// <summary>
+/// A 64-byte aligned, zeroed native buffer of T: activations, caches and packed weights live here, outside the GC
+/// heap. Buffers of 2 MB and more are 2 MB-aligned and asked onto huge pages (<see cref="HugePages"/>).
+/// </summary>
 public sealed unsafe class NativeBuffer<T> : IDisposable where T : unmanaged
 {
     private T* _data;
@@ -12,8 +16,7 @@ public sealed unsafe class NativeBuffer<T> : IDisposable where T : unmanaged
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length));
         Length = length;
         nuint bytes = (nuint)Math.Max(1, length * sizeof(T));
-        _data = (T*)NativeMemory.AlignedAlloc(bytes, 64);
-        NativeMemory.Clear(_data, bytes);
+        _data = (T*)HugePages.AllocateZeroed(bytes, 64);   // 2 MB and larger: 2 MB-aligned, on huge pages where Linux allows
     }
 
     public long Length { get; }
