@@ -148,7 +148,8 @@ public static unsafe class Q4_0Packed
     /// Tile kernel over a packed matrix (layout as for <see cref="TileScalar"/>), bit-identical with it. Groups of
     /// four tokens take 8 rows × 4 tokens per sweep; the other tokens 8 rows × 1 token. With AVX-512 the groups of
     /// four tokens take two row groups per register (16 rows, one group per 256-bit half), which halves the
-    /// instructions per product: every lane still does the same operations in the same order.
+    /// instructions per product, and tokens go eight at a time first: every lane still does the same operations in
+    /// the same order.
     /// <para>
     /// Integer exactness: the quants enter pmaddubsw unsigned (0..15) and −8 comes back once per block as 8·Σx:
     /// Σ(q − 8)·x = Σq·x − 8·Σx. Each pmaddubsw lane is a pair of products, at most 2·15·128 = 3840 in size; the eight
@@ -166,10 +167,24 @@ public static unsafe class Q4_0Packed
         long groupStride = GroupRows * tile.WeightStride;
         int groups = tile.Rows / GroupRows;
         int pairs = TileKernels.Use512 ? groups / 2 : 0;   // groups taken two at a time by the 512-bit kernels
+        // With AVX-512 and a whole number of group pairs, tokens go eight at a time (32 registers hold 8 accumulators
+        // and 8 sums), so each chunk's nibbles are unpacked once for eight tokens; then in fours, then one by one.
+        int tokens8 = pairs > 0 && 2 * pairs == groups ? tile.Tokens & ~7 : 0;
         int tokens4 = tile.Tokens & ~3;
-        float* scales = stackalloc float[4 * blocks];   // [block, token of the group]: d_x widened
-        int* offsets = stackalloc int[4 * blocks];      // [block, token of the group]: 8·Σx
-        for (int t = 0; t < tokens4; t += 4)
+        float* scales = stackalloc float[8 * blocks];   // [block, token of the group]: d_x widened
+        int* offsets = stackalloc int[8 * blocks];      // [block, token of the group]: 8·Σx
+        for (int t = 0; t < tokens8; t += 8)
+        {
+            byte* x = tile.Activations + t * tile.ActivationStride;
+            float* output = tile.Output + t * tile.OutputStride;
+            for (int k = 0; k < 8; k++) Q4_0Tiles.TokenTables(x + k * tile.ActivationStride, blocks, scales + k, offsets + k, 8);
+            for (int p = 0; p < pairs; p++)
+            {
+                Rows16Tokens8(tile.Weights + 2 * p * groupStride, groupStride, x, tile.ActivationStride, blocks, scales, offsets,
+                    output + 2 * p * GroupRows, tile.OutputStride);
+            }
+        }
+        for (int t = tokens8; t < tokens4; t += 4)
         {
             byte* x = tile.Activations + t * tile.ActivationStride;
             float* output = tile.Output + t * tile.OutputStride;
@@ -308,6 +323,79 @@ public static unsafe class Q4_0Packed
         acc1.Store(output + outputStride);
         acc2.Store(output + 2 * outputStride);
         acc3.Store(output + 3 * outputStride);
+    }
+
+    /// <summary>
+    /// <see cref="Rows16Tokens4"/> for eight tokens (xStride bytes apart): each chunk's nibbles serve eight tokens;
+    /// writes output[t·outputStride + 0..15] for t = 0..7. Every lane does the 256-bit kernel's operations, in its order.
+    /// </summary>
+    private static void Rows16Tokens8(byte* group, long groupStride, byte* x, long xStride, int blocks, float* scales, int* offsets,
+        float* output, long outputStride)
+    {
+        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        Vector512<float> acc4 = default, acc5 = default, acc6 = default, acc7 = default;
+        byte* second = group + groupStride;
+        sbyte* x0 = (sbyte*)x + 2, x1 = x0 + xStride, x2 = x0 + 2 * xStride, x3 = x0 + 3 * xStride;
+        sbyte* x4 = x0 + 4 * xStride, x5 = x0 + 5 * xStride, x6 = x0 + 6 * xStride, x7 = x0 + 7 * xStride;
+        for (int b = 0; b < blocks; b++, group += GroupBlockBytes, second += GroupBlockBytes)
+        {
+            int xOffset = b * ActivationBlockBytes;
+            var (low, high) = Nibbles(group, second, 0);
+            var s0 = PairProducts(low, high, x0 + xOffset, 0);
+            var s1 = PairProducts(low, high, x1 + xOffset, 0);
+            var s2 = PairProducts(low, high, x2 + xOffset, 0);
+            var s3 = PairProducts(low, high, x3 + xOffset, 0);
+            var s4 = PairProducts(low, high, x4 + xOffset, 0);
+            var s5 = PairProducts(low, high, x5 + xOffset, 0);
+            var s6 = PairProducts(low, high, x6 + xOffset, 0);
+            var s7 = PairProducts(low, high, x7 + xOffset, 0);
+            (low, high) = Nibbles(group, second, 1);
+            s0 += PairProducts(low, high, x0 + xOffset, 1);
+            s1 += PairProducts(low, high, x1 + xOffset, 1);
+            s2 += PairProducts(low, high, x2 + xOffset, 1);
+            s3 += PairProducts(low, high, x3 + xOffset, 1);
+            s4 += PairProducts(low, high, x4 + xOffset, 1);
+            s5 += PairProducts(low, high, x5 + xOffset, 1);
+            s6 += PairProducts(low, high, x6 + xOffset, 1);
+            s7 += PairProducts(low, high, x7 + xOffset, 1);
+            (low, high) = Nibbles(group, second, 2);
+            s0 += PairProducts(low, high, x0 + xOffset, 2);
+            s1 += PairProducts(low, high, x1 + xOffset, 2);
+            s2 += PairProducts(low, high, x2 + xOffset, 2);
+            s3 += PairProducts(low, high, x3 + xOffset, 2);
+            s4 += PairProducts(low, high, x4 + xOffset, 2);
+            s5 += PairProducts(low, high, x5 + xOffset, 2);
+            s6 += PairProducts(low, high, x6 + xOffset, 2);
+            s7 += PairProducts(low, high, x7 + xOffset, 2);
+            (low, high) = Nibbles(group, second, 3);
+            s0 += PairProducts(low, high, x0 + xOffset, 3);
+            s1 += PairProducts(low, high, x1 + xOffset, 3);
+            s2 += PairProducts(low, high, x2 + xOffset, 3);
+            s3 += PairProducts(low, high, x3 + xOffset, 3);
+            s4 += PairProducts(low, high, x4 + xOffset, 3);
+            s5 += PairProducts(low, high, x5 + xOffset, 3);
+            s6 += PairProducts(low, high, x6 + xOffset, 3);
+            s7 += PairProducts(low, high, x7 + xOffset, 3);
+            var dw = RowGroups.WidenScales(group, second);
+            float* dx = scales + 8 * b;
+            int* offset = offsets + 8 * b;
+            acc0 = Accumulate(acc0, s0, offset[0], dw, dx[0]);
+            acc1 = Accumulate(acc1, s1, offset[1], dw, dx[1]);
+            acc2 = Accumulate(acc2, s2, offset[2], dw, dx[2]);
+            acc3 = Accumulate(acc3, s3, offset[3], dw, dx[3]);
+            acc4 = Accumulate(acc4, s4, offset[4], dw, dx[4]);
+            acc5 = Accumulate(acc5, s5, offset[5], dw, dx[5]);
+            acc6 = Accumulate(acc6, s6, offset[6], dw, dx[6]);
+            acc7 = Accumulate(acc7, s7, offset[7], dw, dx[7]);
+        }
+        acc0.Store(output);
+        acc1.Store(output + outputStride);
+        acc2.Store(output + 2 * outputStride);
+        acc3.Store(output + 3 * outputStride);
+        acc4.Store(output + 4 * outputStride);
+        acc5.Store(output + 5 * outputStride);
+        acc6.Store(output + 6 * outputStride);
+        acc7.Store(output + 7 * outputStride);
     }
 
     /// <summary>One block's step of a row's dot: acc = fma(Σ pair sums − 8·Σx, d_w·d_x, acc), lane by lane.</summary>

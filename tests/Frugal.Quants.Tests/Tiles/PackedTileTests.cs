@@ -65,6 +65,7 @@ public sealed unsafe class PackedTileTests
     public static TheoryData<int, int, int> Shapes => new()
     {
         { 8, 1, 64 }, { 16, 1, 320 }, { 8, 4, 64 }, { 24, 5, 320 }, { 16, 9, 96 }, { 40, 12, 320 }, { 8, 3, 2048 },
+        { 32, 8, 64 }, { 16, 21, 320 },   // AVX-512: groups of eight tokens, then four, then one
     };
 
     [Theory]
