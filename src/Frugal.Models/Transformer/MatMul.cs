@@ -80,6 +80,7 @@ internal sealed unsafe class MatMul : IParallelWork
             if (target.OutputStride < weights.Rows)
                 throw new ArgumentOutOfRangeException(nameof(targets), $"output stride {target.OutputStride} of '{weights.Name}' is less than its {weights.Rows} rows");
             byte* x = activations.Get(kernels.VecDotType, out long activationRowBytes);
+            activations.Tables(kernels.VecDotType, out float* activationScales, out int* activationSums);
             int rowsPerTile = RowsPerTile(weights.Rows, tokens);
             int tileCount = (weights.Rows + rowsPerTile - 1) / rowsPerTile;
             // A packed copy (row groups of 8) is read by its own kernel; tiles are whole groups as RowQuantum is 16.
@@ -97,6 +98,8 @@ internal sealed unsafe class MatMul : IParallelWork
                     Cols = weights.Cols,
                     Output = target.Output,
                     OutputStride = target.OutputStride,
+                    ActivationScales = activationScales,
+                    ActivationSums = activationSums,
                 },
                 Kernel = packed ? kernels.TilePacked : kernels.TileForRows(weights.Rows),
                 Dot = kernels.DotForRows(weights.Rows),

@@ -240,7 +240,7 @@ internal static unsafe class Q4_0Tiles
         for (int t = 0; t < tokens4; t += 4)
         {
             byte* x = tile.Activations + t * tile.ActivationStride;
-            for (int k = 0; k < 4; k++) TokenTables(x + k * tile.ActivationStride, blocks, scales + k, offsets + k, 4);
+            for (int k = 0; k < 4; k++) ActivationTables.ForToken(tile, t + k, blocks, scales + k, offsets + k, 4);
             for (int r = 0; r < rows2; r += 2)
             {
                 Rows2Tokens4(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, tile.ActivationStride, blocks, scales, offsets,
@@ -250,7 +250,7 @@ internal static unsafe class Q4_0Tiles
         for (int t = tokens4; t < tile.Tokens; t++)
         {
             byte* x = tile.Activations + t * tile.ActivationStride;
-            TokenTables(x, blocks, scales, offsets, 1);
+            ActivationTables.ForToken(tile, t, blocks, scales, offsets, 1);
             for (int r = 0; r < rows8; r += 8)
             {
                 Rows8(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, scales, offsets, blocks, tile.Output + t * tile.OutputStride + r);
@@ -270,21 +270,6 @@ internal static unsafe class Q4_0Tiles
             {
                 tile.Output[t * tile.OutputStride + r] = Q4_0.DotRowGroups(row, tile.Activations + t * tile.ActivationStride, tile.Cols);
             }
-        }
-    }
-
-    /// <summary>
-    /// One activation row's per-block tables: scales[b·step] = d_x widened, offsets[b·step] = 8·Σx.
-    /// </summary>
-    internal static void TokenTables(byte* x, int blocks, float* scales, int* offsets, int step)
-    {
-        var eight = Vector256.Create((byte)8);
-        var ones = Vector256.Create((short)1);
-        for (int b = 0; b < blocks; b++, x += ActivationBlockBytes)
-        {
-            scales[b * step] = Fp16Bits.ToSingle(*(ushort*)x);
-            var quants = Vector256.Load((sbyte*)x + 2);
-            offsets[b * step] = Vector256.Sum(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(eight, quants), ones)); // exact
         }
     }
 

@@ -177,7 +177,7 @@ public static unsafe class Q4_0Packed
         {
             byte* x = tile.Activations + t * tile.ActivationStride;
             float* output = tile.Output + t * tile.OutputStride;
-            for (int k = 0; k < 8; k++) Q4_0Tiles.TokenTables(x + k * tile.ActivationStride, blocks, scales + k, offsets + k, 8);
+            for (int k = 0; k < 8; k++) ActivationTables.ForToken(tile, t + k, blocks, scales + k, offsets + k, 8);
             for (int p = 0; p < pairs; p++)
             {
                 Rows16Tokens8(tile.Weights + 2 * p * groupStride, groupStride, x, tile.ActivationStride, blocks, scales, offsets,
@@ -188,7 +188,7 @@ public static unsafe class Q4_0Packed
         {
             byte* x = tile.Activations + t * tile.ActivationStride;
             float* output = tile.Output + t * tile.OutputStride;
-            for (int k = 0; k < 4; k++) Q4_0Tiles.TokenTables(x + k * tile.ActivationStride, blocks, scales + k, offsets + k, 4);
+            for (int k = 0; k < 4; k++) ActivationTables.ForToken(tile, t + k, blocks, scales + k, offsets + k, 4);
             for (int p = 0; p < pairs; p++)
             {
                 Rows16Tokens4(tile.Weights + 2 * p * groupStride, groupStride, x, tile.ActivationStride, blocks, scales, offsets,
@@ -204,7 +204,7 @@ public static unsafe class Q4_0Packed
         {
             byte* x = tile.Activations + t * tile.ActivationStride;
             float* output = tile.Output + t * tile.OutputStride;
-            Q4_0Tiles.TokenTables(x, blocks, scales, offsets, 1);
+            ActivationTables.ForToken(tile, t, blocks, scales, offsets, 1);
             // 8 rows at a time even with AVX-512: a 16-row version of this streaming loop ran at half the speed here.
             for (int g = 0; g < groups; g++) Rows8(tile.Weights + g * groupStride, x, scales, offsets, blocks, output + g * GroupRows);
         }

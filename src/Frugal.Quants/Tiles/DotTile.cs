@@ -4,6 +4,9 @@
 //   Weights      [Rows, WeightStride bytes]       row r at Weights + r·WeightStride, in the weight type
 //   Activations  [Tokens, ActivationStride bytes] row t at Activations + t·ActivationStride, in the vec-dot type
 //   Output       [Tokens, OutputStride floats]    Output[t·OutputStride + r] = dot(weight row r, activation row t)
+//   ActivationScales, ActivationSums (optional, Q8_0 activations only)
+//                [Tokens, Cols/32]                 each block's d_x widened and Σx (ActivationTables.cs), computed
+//                                                  once per activation row instead of once per tile; null: absent
 //
 // Every (row, token) result has exactly the bits of the type's single dot for the same matrix (TypeKernels.DotForRows):
 // the tile kernels work on several rows and tokens at once in separate registers, but each dot keeps ggml's
@@ -27,6 +30,10 @@ public unsafe struct DotTile
     public int Cols;
     public float* Output;
     public long OutputStride;
+    /// <summary>Optional [Tokens, Cols/32]: each Q8_0 activation block's scale widened to float (null when absent).</summary>
+    public float* ActivationScales;
+    /// <summary>Optional [Tokens, Cols/32]: each Q8_0 activation block's sum of quants (null when absent).</summary>
+    public int* ActivationSums;
 
     /// <summary>The same tile restricted to rows [first, first + count).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -44,6 +51,8 @@ public unsafe struct DotTile
         Activations = Activations + first * ActivationStride,
         Tokens = count,
         Output = Output + first * OutputStride,
+        ActivationScales = ActivationScales == null ? null : ActivationScales + (long)first * (Cols / 32),
+        ActivationSums = ActivationSums == null ? null : ActivationSums + (long)first * (Cols / 32),
     };
 }
 

@@ -87,7 +87,18 @@ public sealed unsafe class PackedTileTests
     {
         long xRowBytes = GgmlTypes.Info(GgmlType.Q8_0).RowBytes(cols);
         int outputStride = rows + 3;
-        foreach (var (name, kernel) in new (string, Action<DotTile>)[] { ("scalar", scalarTile), ("vector", vectorTile) })
+        // The activation quantizer's per-block tables (ActivationTables), as MatMul passes them in.
+        int blocks = cols / 32;
+        var tableScales = new float[tokens * blocks];
+        var tableSums = new int[tokens * blocks];
+        fixed (byte* x = activations)
+        fixed (float* s = tableScales)
+        fixed (int* u = tableSums)
+        {
+            for (int t = 0; t < tokens; t++) ActivationTables.Compute(x + t * xRowBytes, blocks, s + t * blocks, u + t * blocks);
+        }
+        foreach (var (name, kernel, withTables) in new (string, Action<DotTile>, bool)[]
+            { ("scalar", scalarTile, false), ("vector", vectorTile, false), ("vector with activation tables, in two token ranges", vectorTile, true) })
         {
             var output = new float[outputStride * tokens];
             Array.Fill(output, float.NaN);
@@ -95,13 +106,23 @@ public sealed unsafe class PackedTileTests
             fixed (byte* p = packed)
             fixed (byte* x = activations)
             fixed (float* o = output)
+            fixed (float* s = tableScales)
+            fixed (int* u = tableSums)
             {
-                kernel(new DotTile
+                var tile = new DotTile
                 {
                     Weights = p, WeightStride = rowBytes, Rows = rows,
                     Activations = x, ActivationStride = xRowBytes, Tokens = tokens,
                     Cols = cols, Output = o, OutputStride = outputStride,
-                });
+                };
+                if (withTables)
+                {
+                    tile.ActivationScales = s;
+                    tile.ActivationSums = u;
+                    kernel(tile.TokenRange(0, tokens / 2));
+                    kernel(tile.TokenRange(tokens / 2, tokens - tokens / 2));
+                }
+                else kernel(tile);
                 for (int t = 0; t < tokens; t++)
                 {
                     for (int r = 0; r < outputStride; r++)
