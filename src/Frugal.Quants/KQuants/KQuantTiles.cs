@@ -50,7 +50,14 @@ internal static unsafe class KQuantTiles
             byte* x = tile.Activations + t * tile.ActivationStride;
             float* output = tile.Output + t * tile.OutputStride;
             Q6KOffsets(x, blocks, offsets);
-            for (int r = 0; r < rowPairs; r += 2) Q6KRows2(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, blocks, offsets, output + r);
+            if (TileKernels.Use512)
+            {
+                for (int r = 0; r < rowPairs; r += 2) Q6KRows2Wide(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, blocks, offsets, output + r);
+            }
+            else
+            {
+                for (int r = 0; r < rowPairs; r += 2) Q6KRows2(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, blocks, offsets, output + r);
+            }
             if (rowPairs < tile.Rows) output[rowPairs] = Q6K.Dot256(tile.Weights + rowPairs * tile.WeightStride, x, tile.Cols);
         }
     }
@@ -198,6 +205,70 @@ internal static unsafe class KQuantTiles
         output[0] = GgmlLanes.HorizontalSum8(acc0);
         output[1] = GgmlLanes.HorizontalSum8(acc1);
     }
+
+    /// <summary>
+    /// <see cref="Q6KRows2"/> in 512-bit registers: each register holds two consecutive chunks of a half (its 256-bit
+    /// halves), so one 64-byte load brings both chunks' low bits, activations and offset sums, and one vpermw their
+    /// sub-block scales. The two chunks' integer lanes fold into ggml's eight at the end of the super-block (an exact
+    /// integer add), so every result keeps <see cref="Q6K.Dot256"/>'s bits.
+    /// </summary>
+    private static void Q6KRows2Wide(byte* w, long stride, byte* x, int blocks, Vector256<short>* offsets, float* output)
+    {
+        Vector256<float> acc0 = default, acc1 = default;
+        byte* next = w + 2 * stride;
+        for (int i = 0; i < blocks; i++, offsets += Q6KChunks)
+        {
+            Prefetch(next + i * 2 * sizeof(BlockQ6_K), 2 * sizeof(BlockQ6_K));
+            var b0 = (BlockQ6_K*)w + i;
+            var b1 = (BlockQ6_K*)(w + stride) + i;
+            var y = (BlockQ8_K*)x + i;
+            var d = Fp16Bits.ToSingle(Vector128.Create((uint)b0->D, b1->D, 0, 0)) * Vector128.Create(y->D);
+            var scales0 = Avx2.ConvertToVector256Int16(Vector128.Load(b0->Scales)).ToVector512Unsafe();   // 16 × int16 in the low half
+            var scales1 = Avx2.ConvertToVector256Int16(Vector128.Load(b1->Scales)).ToVector512Unsafe();
+            var sum0 = Q6KHalfWide(b0, y, offsets, scales0, 0) + Q6KHalfWide(b0, y, offsets, scales0, 1);
+            var sum1 = Q6KHalfWide(b1, y, offsets, scales1, 0) + Q6KHalfWide(b1, y, offsets, scales1, 1);
+            acc0 = GgmlLanes.FusedMultiplyAdd(d.GetElement(0), KSimd.FoldHalves(sum0), acc0);
+            acc1 = GgmlLanes.FusedMultiplyAdd(d.GetElement(1), KSimd.FoldHalves(sum1), acc1);
+        }
+        output[0] = GgmlLanes.HorizontalSum8(acc0);
+        output[1] = GgmlLanes.HorizontalSum8(acc1);
+    }
+
+    /// <summary>
+    /// Half h (a constant) of a Q6_K super-block × one Q8_K block in 512-bit registers: chunks 0 | 1 (low nibbles of the
+    /// 64 Ql bytes; Qh bits 0-1 | 2-3) and chunks 2 | 3 (high nibbles; Qh bits 4-5 | 6-7), each register's integer lanes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Q6KHalfWide(BlockQ6_K* b, BlockQ8_K* y, Vector256<short>* offsets, Vector512<short> scales, int h)
+    {
+        var ql = Vector512.Load(b->Ql + 64 * h);
+        // The half's 32 Qh bytes in both 256-bit halves: one load of all 64 and vshufi64x2 (Vector512.Create(v, v)
+        // went through a stack slot, and BroadcastVector256ToVector512 from memory gave wrong bytes on .NET 10.0.12).
+        var qhAll = Vector512.Load((ulong*)b->Qh);
+        var qh = (h == 0 ? Avx512F.Shuffle4x128(qhAll, qhAll, 0b01_00_01_00) : Avx512F.Shuffle4x128(qhAll, qhAll, 0b11_10_11_10)).AsUInt16();
+        var nibble = Vector512.Create((byte)0x0F);
+        var highBits = Vector512.Create((byte)0x30);
+        var first = (ql & nibble) | (Avx512BW.ShiftLeftLogicalVariable(qh, FirstPairShifts).AsByte() & highBits);
+        var second = ((ql.AsUInt16() >>> 4).AsByte() & nibble) | (Avx512BW.ShiftRightLogicalVariable(qh, SecondPairShifts).AsByte() & highBits);
+        sbyte* qs = y->Qs + 128 * h;
+        return Q6KChunkPair(first, qs, offsets + 4 * h, KSimd.Permute(scales, h == 0 ? SubBlocks0To3 : SubBlocks8To11))
+             + Q6KChunkPair(second, qs + 64, offsets + 4 * h + 2, KSimd.Permute(scales, h == 0 ? SubBlocks4To7 : SubBlocks12To15));
+    }
+
+    /// <summary>Two chunks (one per 256-bit half) × their 64 activation quants: <see cref="Q6KChunkDot"/> on both at once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Q6KChunkPair(Vector512<byte> quants, sbyte* y, Vector256<short>* offsets, Vector512<short> pairScales) =>
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(quants, Vector512.Load(y)) - Vector512.Load((short*)offsets), pairScales);
+
+    // Qh shifts that bring a chunk's two high bits to bits 4-5 of each byte: chunk 0 | 1 left by 4 | 2, chunk 2 | 3 right by 0 | 2.
+    private static readonly Vector512<ushort> FirstPairShifts = Vector512.Create(Vector256.Create((ushort)4), Vector256.Create((ushort)2));
+    private static readonly Vector512<ushort> SecondPairShifts = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)2));
+
+    // vpermw indices: int16 lane → the 16-quant sub-block whose scale it takes, for two chunks (four sub-blocks).
+    private static readonly Vector512<short> SubBlocks0To3 = KSimd.SubBlockLanes(0, 1, 2, 3);
+    private static readonly Vector512<short> SubBlocks4To7 = KSimd.SubBlockLanes(4, 5, 6, 7);
+    private static readonly Vector512<short> SubBlocks8To11 = KSimd.SubBlockLanes(8, 9, 10, 11);
+    private static readonly Vector512<short> SubBlocks12To15 = KSimd.SubBlockLanes(12, 13, 14, 15);
 
     /// <summary>
     /// Half h (a constant: quants 128h … 128h + 127) of one Q6_K super-block × one Q8_K block: the four chunks'
