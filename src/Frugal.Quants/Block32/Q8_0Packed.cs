@@ -54,8 +54,11 @@ public static unsafe class Q8_0Packed
     /// <summary>Longest row (in blocks) whose activation scales fit the stack; longer rows take the scalar path.</summary>
     private const int MaxStackBlocks = 4096;
 
-    /// <summary>Decode prefetch distance in runs (2 × 1088 bytes ≈ 2 KB ahead, as for Q4_0's packed stream).</summary>
-    private const int PrefetchRuns = 2;
+    /// <summary>
+    /// Decode prefetch distance in runs (6 × 1088 bytes ≈ 6.4 KB ahead). On the Zen 4 with weights on huge pages, GEMV
+    /// of a 65536×2048 matrix (1 thread, alternating): 27.6–28.7 GB/s at 2 runs, 28.7–29.8 at 6.
+    /// </summary>
+    private const int PrefetchRuns = 6;
 
     /// <summary>True when the matrix can be repacked and the packed tile kernel has a vector path at the current SIMD level.</summary>
     public static bool ShouldPack(byte* plain, int rows, int cols) => TileKernels.Use256 && CanPack(plain, rows, cols);
