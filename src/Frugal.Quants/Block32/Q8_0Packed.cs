@@ -157,8 +157,24 @@ public static unsafe class Q8_0Packed
         int tokens4 = blocks <= Q8_0Tiles.MaxBlocks && tile.Tokens >= MinTokensForPairs ? tile.Tokens & ~3 : 0;
         if (tokens4 > 0) Q8_0Tiles.TokenGroups(tile, tile.Rows, tokens4, blocks, packed: true);
         long groupStride = RowGroups.Rows * tile.WeightStride;
-        float* scales = stackalloc float[blocks];   // d_x widened, per block
-        for (int t = tokens4; t < tile.Tokens; t++)
+        float* scales = stackalloc float[2 * blocks];   // d_x widened, per block: [token of the pair][block]
+        // With AVX-512's 32 registers, tokens go two at a time: each row's |w| serves both, and the group streams once per pair.
+        int pairsEnd = TileKernels.Use512 ? tokens4 + ((tile.Tokens - tokens4) & ~1) : tokens4;
+        for (int t = tokens4; t < pairsEnd; t += 2)
+        {
+            byte* x0 = tile.Activations + t * tile.ActivationStride, x1 = x0 + tile.ActivationStride;
+            for (int b = 0; b < blocks; b++)
+            {
+                scales[b] = Fp16Bits.ToSingle(*(ushort*)(x0 + b * BlockBytes));
+                scales[blocks + b] = Fp16Bits.ToSingle(*(ushort*)(x1 + b * BlockBytes));
+            }
+            for (int g = 0; g < tile.Rows / RowGroups.Rows; g++)
+            {
+                Rows8Tokens2(tile.Weights + g * groupStride, x0, x1, scales, scales + blocks, blocks,
+                    tile.Output + t * tile.OutputStride + g * RowGroups.Rows, tile.OutputStride);
+            }
+        }
+        for (int t = pairsEnd; t < tile.Tokens; t++)
         {
             byte* x = tile.Activations + t * tile.ActivationStride;
             for (int b = 0; b < blocks; b++) scales[b] = Fp16Bits.ToSingle(*(ushort*)(x + b * BlockBytes));
@@ -209,6 +225,89 @@ public static unsafe class Q8_0Packed
         output[6] = BlockLanes.Finish(a6);
         output[7] = BlockLanes.Finish(a7);
     }
+
+    /// <summary>
+    /// <see cref="Rows8"/> for two tokens (x0, x1 with their widened scales): each row's quants are loaded and made
+    /// absolute once for both; writes output[0..7] and output[outputStride + 0..7].
+    /// </summary>
+    private static void Rows8Tokens2(byte* group, byte* x0, byte* x1, float* scales0, float* scales1, int blocks, float* output, long outputStride)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        var ones = Vector256.Create((short)1);
+        float* d = stackalloc float[16];   // the block's d_w·d_x, row by row: token 0, then token 1
+        for (int b = 0; b < blocks; b++, x0 += BlockBytes, x1 += BlockBytes)
+        {
+            int j = b & ((1 << RunShift) - 1);
+            byte* run = group + (long)(b >> RunShift) * RunBytes;
+            byte* quants = run + RunScaleBytes + j * QuantBlockBytes;
+            byte* ahead = quants + PrefetchRuns * RunBytes;
+            Sse.Prefetch0(ahead);
+            Sse.Prefetch0(ahead + 64);
+            Sse.Prefetch0(ahead + 128);
+            Sse.Prefetch0(ahead + 192);
+            Sse.Prefetch0(run + PrefetchRuns * RunBytes);
+            var xq0 = Vector256.Load((sbyte*)x0 + 2);
+            var xq1 = Vector256.Load((sbyte*)x1 + 2);
+            var dw = RowGroups.WidenScales(run + j * RowGroups.ScaleBytes);
+            (dw * Vector256.Create(scales0[b])).Store(d);
+            (dw * Vector256.Create(scales1[b])).Store(d + 8);
+            var w = Vector256.Load((sbyte*)quants);
+            var abs = Avx2.Abs(w);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Create(d[0]), SignedLanes(abs, Avx2.Sign(xq0, w), ones), a0);
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(d[8]), SignedLanes(abs, Avx2.Sign(xq1, w), ones), c0);
+            w = Vector256.Load((sbyte*)quants + QuantBytes);
+            abs = Avx2.Abs(w);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Create(d[1]), SignedLanes(abs, Avx2.Sign(xq0, w), ones), a1);
+            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(d[9]), SignedLanes(abs, Avx2.Sign(xq1, w), ones), c1);
+            w = Vector256.Load((sbyte*)quants + 2 * QuantBytes);
+            abs = Avx2.Abs(w);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Create(d[2]), SignedLanes(abs, Avx2.Sign(xq0, w), ones), a2);
+            c2 = Vector256.FusedMultiplyAdd(Vector256.Create(d[10]), SignedLanes(abs, Avx2.Sign(xq1, w), ones), c2);
+            w = Vector256.Load((sbyte*)quants + 3 * QuantBytes);
+            abs = Avx2.Abs(w);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Create(d[3]), SignedLanes(abs, Avx2.Sign(xq0, w), ones), a3);
+            c3 = Vector256.FusedMultiplyAdd(Vector256.Create(d[11]), SignedLanes(abs, Avx2.Sign(xq1, w), ones), c3);
+            w = Vector256.Load((sbyte*)quants + 4 * QuantBytes);
+            abs = Avx2.Abs(w);
+            a4 = Vector256.FusedMultiplyAdd(Vector256.Create(d[4]), SignedLanes(abs, Avx2.Sign(xq0, w), ones), a4);
+            c4 = Vector256.FusedMultiplyAdd(Vector256.Create(d[12]), SignedLanes(abs, Avx2.Sign(xq1, w), ones), c4);
+            w = Vector256.Load((sbyte*)quants + 5 * QuantBytes);
+            abs = Avx2.Abs(w);
+            a5 = Vector256.FusedMultiplyAdd(Vector256.Create(d[5]), SignedLanes(abs, Avx2.Sign(xq0, w), ones), a5);
+            c5 = Vector256.FusedMultiplyAdd(Vector256.Create(d[13]), SignedLanes(abs, Avx2.Sign(xq1, w), ones), c5);
+            w = Vector256.Load((sbyte*)quants + 6 * QuantBytes);
+            abs = Avx2.Abs(w);
+            a6 = Vector256.FusedMultiplyAdd(Vector256.Create(d[6]), SignedLanes(abs, Avx2.Sign(xq0, w), ones), a6);
+            c6 = Vector256.FusedMultiplyAdd(Vector256.Create(d[14]), SignedLanes(abs, Avx2.Sign(xq1, w), ones), c6);
+            w = Vector256.Load((sbyte*)quants + 7 * QuantBytes);
+            abs = Avx2.Abs(w);
+            a7 = Vector256.FusedMultiplyAdd(Vector256.Create(d[7]), SignedLanes(abs, Avx2.Sign(xq0, w), ones), a7);
+            c7 = Vector256.FusedMultiplyAdd(Vector256.Create(d[15]), SignedLanes(abs, Avx2.Sign(xq1, w), ones), c7);
+        }
+        output[0] = BlockLanes.Finish(a0);
+        output[1] = BlockLanes.Finish(a1);
+        output[2] = BlockLanes.Finish(a2);
+        output[3] = BlockLanes.Finish(a3);
+        output[4] = BlockLanes.Finish(a4);
+        output[5] = BlockLanes.Finish(a5);
+        output[6] = BlockLanes.Finish(a6);
+        output[7] = BlockLanes.Finish(a7);
+        float* second = output + outputStride;
+        second[0] = BlockLanes.Finish(c0);
+        second[1] = BlockLanes.Finish(c1);
+        second[2] = BlockLanes.Finish(c2);
+        second[3] = BlockLanes.Finish(c3);
+        second[4] = BlockLanes.Finish(c4);
+        second[5] = BlockLanes.Finish(c5);
+        second[6] = BlockLanes.Finish(c6);
+        second[7] = BlockLanes.Finish(c7);
+    }
+
+    /// <summary>The eight int32 lane sums of |w|·(x signed like w) = w·x, as floats (exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> SignedLanes(Vector256<byte> absWeights, Vector256<sbyte> signedActivations, Vector256<short> ones) =>
+        Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absWeights, signedActivations), ones));
 
     /// <summary>One row's eight int32 lane sums w·x of a block (|w|·(x signed like w)), as floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
