@@ -143,8 +143,9 @@ public static unsafe class Q8_0Packed
     }
 
     /// <summary>
-    /// Tile kernel over a packed matrix (layout as for <see cref="TileScalar"/>), bit-identical with it. Groups of
-    /// four tokens take the 2-row × 4-token register block of the plain kernel; the other tokens 8 rows × 1 token.
+    /// Tile kernel over a packed matrix (layout as for <see cref="TileScalar"/>), bit-identical with it. From
+    /// <see cref="MinTokensForPairs"/> tokens on, groups of four tokens take the 2-row × 4-token register block of the
+    /// plain kernel; the other tokens take 8 rows × 2 tokens (AVX-512: 32 registers) or 8 rows × 1 token.
     /// </summary>
     public static void Tile(in DotTile tile)
     {
