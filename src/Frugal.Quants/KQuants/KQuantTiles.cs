@@ -50,14 +50,7 @@ internal static unsafe class KQuantTiles
             byte* x = tile.Activations + t * tile.ActivationStride;
             float* output = tile.Output + t * tile.OutputStride;
             Q6KOffsets(x, blocks, offsets);
-            if (TileKernels.Use512)
-            {
-                for (int r = 0; r < rowPairs; r += 2) Q6KRows2Wide(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, blocks, offsets, output + r);
-            }
-            else
-            {
-                for (int r = 0; r < rowPairs; r += 2) Q6KRows2(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, blocks, offsets, output + r);
-            }
+            for (int r = 0; r < rowPairs; r += 2) Q6KRows2(tile.Weights + r * tile.WeightStride, tile.WeightStride, x, blocks, offsets, output + r);
             if (rowPairs < tile.Rows) output[rowPairs] = Q6K.Dot256(tile.Weights + rowPairs * tile.WeightStride, x, tile.Cols);
         }
     }
@@ -197,38 +190,8 @@ internal static unsafe class KQuantTiles
             var d = Fp16Bits.ToSingle(Vector128.Create((uint)b0->D, b1->D, 0, 0)) * Vector128.Create(y->D);
             var scales0 = Avx2.ConvertToVector256Int16(Vector128.Load(b0->Scales));   // 16 × int16
             var scales1 = Avx2.ConvertToVector256Int16(Vector128.Load(b1->Scales));
-            var sum0 = Q6KHalf(b0, y, offsets, scales0, 0) + Q6KHalf(b0, y, offsets, scales0, 1);
-            var sum1 = Q6KHalf(b1, y, offsets, scales1, 0) + Q6KHalf(b1, y, offsets, scales1, 1);
-            acc0 = GgmlLanes.FusedMultiplyAdd(d.GetElement(0), sum0, acc0);
-            acc1 = GgmlLanes.FusedMultiplyAdd(d.GetElement(1), sum1, acc1);
-        }
-        output[0] = GgmlLanes.HorizontalSum8(acc0);
-        output[1] = GgmlLanes.HorizontalSum8(acc1);
-    }
-
-    /// <summary>
-    /// <see cref="Q6KRows2"/> in 512-bit registers: each register holds two consecutive chunks of a half (its 256-bit
-    /// halves), so one 64-byte load brings both chunks' low bits, activations and offset sums, and one vpermw their
-    /// sub-block scales. The two chunks' integer lanes fold into ggml's eight at the end of the super-block (an exact
-    /// integer add), so every result keeps <see cref="Q6K.Dot256"/>'s bits.
-    /// </summary>
-    private static void Q6KRows2Wide(byte* w, long stride, byte* x, int blocks, Vector256<short>* offsets, float* output)
-    {
-        Vector256<float> acc0 = default, acc1 = default;
-        byte* next = w + 2 * stride;
-        for (int i = 0; i < blocks; i++, offsets += Q6KChunks)
-        {
-            Prefetch(next + i * 2 * sizeof(BlockQ6_K), 2 * sizeof(BlockQ6_K));
-            var b0 = (BlockQ6_K*)w + i;
-            var b1 = (BlockQ6_K*)(w + stride) + i;
-            var y = (BlockQ8_K*)x + i;
-            var d = Fp16Bits.ToSingle(Vector128.Create((uint)b0->D, b1->D, 0, 0)) * Vector128.Create(y->D);
-            var scales0 = Avx2.ConvertToVector256Int16(Vector128.Load(b0->Scales)).ToVector512Unsafe();   // 16 × int16 in the low half
-            var scales1 = Avx2.ConvertToVector256Int16(Vector128.Load(b1->Scales)).ToVector512Unsafe();
-            var sum0 = Q6KHalfWide(b0, y, offsets, scales0, 0) + Q6KHalfWide(b0, y, offsets, scales0, 1);
-            var sum1 = Q6KHalfWide(b1, y, offsets, scales1, 0) + Q6KHalfWide(b1, y, offsets, scales1, 1);
-            acc0 = GgmlLanes.FusedMultiplyAdd(d.GetElement(0), KSimd.FoldHalves(sum0), acc0);
-            acc1 = GgmlLanes.FusedMultiplyAdd(d.GetElement(1), KSimd.FoldHalves(sum1), acc1);
+            acc0 = GgmlLanes.FusedMultiplyAdd(d.GetElement(0), Q6KSuperBlock(b0, y, offsets, scales0), acc0);
+            acc1 = GgmlLanes.FusedMultiplyAdd(d.GetElement(1), Q6KSuperBlock(b1, y, offsets, scales1), acc1);
         }
         output[0] = GgmlLanes.HorizontalSum8(acc0);
         output[1] = GgmlLanes.HorizontalSum8(acc1);
@@ -269,6 +232,17 @@ internal static unsafe class KQuantTiles
     private static readonly Vector512<short> SubBlocks4To7 = KSimd.SubBlockLanes(4, 5, 6, 7);
     private static readonly Vector512<short> SubBlocks8To11 = KSimd.SubBlockLanes(8, 9, 10, 11);
     private static readonly Vector512<short> SubBlocks12To15 = KSimd.SubBlockLanes(12, 13, 14, 15);
+
+    /// <summary>
+    /// One Q6_K super-block × one Q8_K block: ggml's eight integer lanes. With AVX-512 two chunks share a 512-bit
+    /// register (one 64-byte load brings both chunks' low bits, activations and offset sums, one vpermw their four
+    /// sub-block scales) and the two halves' lanes add (exactly) into the eight; otherwise chunk by chunk.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Q6KSuperBlock(BlockQ6_K* b, BlockQ8_K* y, Vector256<short>* offsets, Vector256<short> scales) =>
+        TileKernels.Use512
+            ? KSimd.FoldHalves(Q6KHalfWide(b, y, offsets, scales.ToVector512Unsafe(), 0) + Q6KHalfWide(b, y, offsets, scales.ToVector512Unsafe(), 1))
+            : Q6KHalf(b, y, offsets, scales, 0) + Q6KHalf(b, y, offsets, scales, 1);
 
     /// <summary>
     /// Half h (a constant: quants 128h … 128h + 127) of one Q6_K super-block × one Q8_K block: the four chunks'
