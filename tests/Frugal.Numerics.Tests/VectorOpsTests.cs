@@ -36,6 +36,26 @@ public sealed unsafe class VectorOpsTests
 
     [Theory]
     [MemberData(nameof(Lengths))]
+    public void Max_is_MathF_Max_over_the_values_with_NaN_and_signed_zeros(int n)
+    {
+        float[] values = Random(n, 9, 3);
+        float Expected() => values.Aggregate(float.NegativeInfinity, MathF.Max);
+        float Actual() { fixed (float* p = values) return VectorOps.Max(p, n); }
+        Assert.Equal(Expected(), Actual());
+        Array.Fill(values, -0.0f);
+        values[n / 2] = 0.0f;   // +0 beats -0 wherever it sits
+        Assert.Equal(BitConverter.SingleToInt32Bits(Expected()), BitConverter.SingleToInt32Bits(Actual()));
+        Array.Fill(values, float.NegativeInfinity);
+        Assert.Equal(float.NegativeInfinity, Actual());
+        values[n - 1] = float.NaN;   // in the vector part or the tail, NaN wins as in MathF.Max
+        Assert.True(float.IsNaN(Actual()));
+        values[n - 1] = 1;
+        values[0] = float.NaN;
+        Assert.True(float.IsNaN(Actual()));
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
     public void Elementwise_kernels_match_reference(int n)
     {
         float[] a = Random(n, 6), b = Random(n, 7);

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Frugal.Numerics;
 using Frugal.Numerics.Threading;
 using Frugal.Quants.Float;
@@ -18,8 +19,9 @@ namespace Frugal.Models.Transformer;
 /// Speed: a work item is one KV head for a run of up to <see cref="RowsPerRun"/> consecutive rows of one sequence
 /// (a prefill chunk; a decode row is a run of one). It widens the head's keys and values to float once and serves
 /// every row of the run and every query head of the group from them (widening a half is exact, so the products
-/// are the ones ggml forms); the weighted sum of values runs lane by lane with the partial sums in registers,
-/// which keeps each partial's order of additions.
+/// are the ones ggml forms). Scores go eight keys at a time for all heads of the group, the eight dots folded
+/// together; the values are kept lane-major (position mod 32) so that each partial sum of the weighted values
+/// streams its positions contiguously, with the partial in a register, which keeps each partial's order of additions.
 /// </summary>
 internal sealed unsafe class Attention : IParallelWork, IDisposable
 {
@@ -33,6 +35,8 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
     private readonly int _heads;
     private readonly int _kvHeads;
     private readonly int _headDim;
+    private readonly int _group;          // query heads per KV head
+    private readonly int _rowsPerLane;    // positions per lane (position mod 32) in the lane-major widened values
     private readonly float _scale;
     private readonly int _scoreStride;
     private readonly long _chunkFloats;
@@ -57,8 +61,12 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
         _headDim = config.HeadDim;
         _scale = 1.0f / MathF.Sqrt(config.HeadDim);
         _scoreStride = (maxContext + 7) & ~7;
-        // keys [stride, d] + values [stride, d] + query [d] + scores [stride] + weights [stride] + partials [32, d], each 16-float aligned
-        _chunkFloats = Align16(2L * _scoreStride * _headDim) + Align16(_headDim) + 2 * Align16(_scoreStride) + Align16(Lanes * _headDim);
+        _group = _heads / _kvHeads;
+        _rowsPerLane = (_scoreStride + Lanes - 1) / Lanes;
+        // keys [stride, d] + values [32, rowsPerLane, d] + queries [group, d] + scores [group, stride]
+        // + weights [group, stride] + partials [group, 32, d], each 16-float aligned
+        _chunkFloats = Align16((long)_scoreStride * _headDim) + Align16((long)Lanes * _rowsPerLane * _headDim) + Align16((long)_group * _headDim)
+            + 2 * Align16((long)_group * _scoreStride) + Align16((long)_group * Lanes * _headDim);
         _scratch = new NativeBuffer<float>(pool.ThreadCount * _chunkFloats);
         _halves = new NativeBuffer<Half>((long)pool.ThreadCount * (_headDim + _scoreStride));
     }
@@ -98,17 +106,17 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
 
     public void Execute(int chunkIndex, int chunkCount)
     {
-        int d = _headDim;
+        int d = _headDim, group = _group, stride = _scoreStride;
         float* keys = _scratch.Pointer + chunkIndex * _chunkFloats;        // [visible, d] widened keys of one KV head
-        float* values = keys + (long)_scoreStride * d;                    // [visible, d] widened values
-        float* query = keys + Align16(2L * _scoreStride * d);              // [d] the query rounded to half, widened
-        float* scores = query + Align16(d);                                // [visible rounded up to 8]
-        float* weights = scores + Align16(_scoreStride);                   // [visible] soft-maxed, rounded to half, widened
-        float* partials = weights + Align16(_scoreStride);                 // [32, d] per-lane sums of weight · value
-        Half* halfQuery = _halves.Pointer + (long)chunkIndex * (d + _scoreStride);
+        long laneStride = (long)_rowsPerLane * d;
+        float* values = keys + Align16((long)stride * d);                  // [32, rowsPerLane, d] widened values, lane-major (ValueRow)
+        float* queries = values + Align16(Lanes * laneStride);             // [group, d] the group's queries rounded to half, widened
+        float* scores = queries + Align16((long)group * d);                // [group, stride] (visible rounded up to 8 used)
+        float* weights = scores + Align16((long)group * stride);           // [group, stride] soft-maxed, rounded to half, widened
+        float* partials = weights + Align16((long)group * stride);         // [group, 32, d] per-lane sums of weight · value
+        Half* halfQuery = _halves.Pointer + (long)chunkIndex * (d + stride);
         Half* halfWeights = halfQuery + d;
 
-        int group = _heads / _kvHeads;
         int queryDim = _heads * d;
         for (int item = chunkIndex; item < _runs * _kvHeads; item += chunkCount)
         {
@@ -118,28 +126,116 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
 
             for (int t = first; t < end; t++)
             {
-                int visible = _positions[t] + 1;
-                for (int h = kvHead * group; h < (kvHead + 1) * group; h++)
+                int visible = _positions[t] + 1, padded = (visible + 7) & ~7;
+                float* rowQueries = _queries + (long)t * queryDim + kvHead * group * d;
+                float* rowOutput = _output + (long)t * queryDim + kvHead * group * d;
+                for (int g = 0; g < group; g++)
                 {
-                    // Scores: (half query · half key) · 1/√d, then softmax over the visible positions. Positions past
-                    // them are masked (-∞ → weight 0) up to a multiple of 8, as ggml's padded KV view would be.
-                    VectorOps.ToHalf(_queries + (long)t * queryDim + h * d, halfQuery, d);
-                    Widen(halfQuery, query, d);
-                    for (int j = 0; j < visible; j++) scores[j] = F16OrderDot(keys + (long)j * d, query, d) * _scale;
-                    int padded = (visible + 7) & ~7;
-                    for (int j = visible; j < padded; j++) scores[j] = float.NegativeInfinity;
-                    VectorOps.Softmax(scores, padded);
-                    VectorOps.ToHalf(scores, halfWeights, visible);
-                    Widen(halfWeights, weights, visible);
-
-                    WeightedValues(weights, values, visible, d, partials);
-                    FoldPartials(partials, d, _output + (long)t * queryDim + h * d);
+                    VectorOps.ToHalf(rowQueries + g * d, halfQuery, d);
+                    Widen(halfQuery, queries + g * d, d);
                 }
+                // Scores: (half query · half key) · 1/√d for the whole group, key by key; then per head a softmax over
+                // the visible positions. Positions past them are masked (-∞ → weight 0) up to a multiple of 8, as
+                // ggml's padded KV view would be.
+                Scores(keys, queries, visible, scores);
+                for (int g = 0; g < group; g++)
+                {
+                    float* headScores = scores + (long)g * stride;
+                    for (int j = visible; j < padded; j++) headScores[j] = float.NegativeInfinity;
+                    VectorOps.Softmax(headScores, padded);
+                    VectorOps.ToHalf(headScores, halfWeights, visible);
+                    Widen(halfWeights, weights + (long)g * stride, visible);
+                }
+                WeightedValues(weights, stride, group, values, laneStride, visible, d, partials);
+                for (int g = 0; g < group; g++) FoldPartials(partials + (long)g * Lanes * d, d, rowOutput + g * d);
             }
         }
     }
 
-    /// <summary>keys/values [visible, d] = the KV head at <paramref name="kvOffset"/> of positions 0…visible-1, widened to float.</summary>
+    /// <summary>
+    /// scores [group, stride]: head g's row j = (query g · key j in ggml's F16 dot order) · 1/√d; keys [visible, d],
+    /// queries [group, d]. Eight keys at a time serve every head of the group while they are in L1.
+    /// </summary>
+    private void Scores(float* keys, float* queries, int visible, float* scores)
+    {
+        int d = _headDim, group = _group, stride = _scoreStride, j = 0;
+        if (d == 64 && Simd.Use512 && Avx2.IsSupported && Avx512F.IsSupported)
+        {
+            j = Scores64Wide(keys, queries, group, stride, visible, _scale, scores);
+        }
+        else if (d % 32 == 0 && Simd.Use256 && Avx2.IsSupported)
+        {
+            var scale = Vector256.Create(_scale);
+            for (; j <= visible - 8; j += 8)
+            {
+                for (int g = 0; g < group; g++)
+                {
+                    float* headScores = scores + (long)g * stride + j;
+                    F16OrderDot8(keys + (long)j * d, queries + g * d, d, headScores);
+                    (Vector256.Load(headScores) * scale).Store(headScores);
+                }
+            }
+        }
+        for (; j < visible; j++)
+        {
+            for (int g = 0; g < group; g++) scores[(long)g * stride + j] = F16OrderDot(keys + (long)j * d, queries + g * d, d) * _scale;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Scores"/> for 64-dimension heads with 512-bit vectors, eight keys at a time; returns the keys done
+    /// (a multiple of 8). A head's query stays in four registers while the eight keys pass; each 512-bit accumulator
+    /// holds two of the dot's 8-lane accumulators side by side (elementwise the same FMAs, so the same bits).
+    /// </summary>
+    private static int Scores64Wide(float* keys, float* queries, int group, int stride, int visible, float scale, float* scores)
+    {
+        const int D = 64;
+        var scales = Vector256.Create(scale);
+        int j = 0;
+        for (; j <= visible - 8; j += 8)
+        {
+            float* block = keys + (long)j * D;
+            for (int g = 0; g < group; g++)
+            {
+                float* query = queries + g * D;
+                var q0 = Vector512.Load(query);
+                var q1 = Vector512.Load(query + 16);
+                var q2 = Vector512.Load(query + 32);
+                var q3 = Vector512.Load(query + 48);
+                var l0 = Lanes64(block, q0, q1, q2, q3);
+                var l1 = Lanes64(block + D, q0, q1, q2, q3);
+                var l2 = Lanes64(block + 2 * D, q0, q1, q2, q3);
+                var l3 = Lanes64(block + 3 * D, q0, q1, q2, q3);
+                var l4 = Lanes64(block + 4 * D, q0, q1, q2, q3);
+                var l5 = Lanes64(block + 5 * D, q0, q1, q2, q3);
+                var l6 = Lanes64(block + 6 * D, q0, q1, q2, q3);
+                var l7 = Lanes64(block + 7 * D, q0, q1, q2, q3);
+                (FoldEight(l0, l1, l2, l3, l4, l5, l6, l7) * scales).Store(scores + (long)g * stride + j);
+            }
+        }
+        return j;
+    }
+
+    /// <summary>
+    /// The eight lanes of <see cref="MainLanes"/> for one 64-float key: accumulators 0|1 and 2|3 side by side in
+    /// two 512-bit registers over the two 32-element steps, then (0+2)|(1+3) and the halves added.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Lanes64(float* key, Vector512<float> q0, Vector512<float> q1, Vector512<float> q2, Vector512<float> q3)
+    {
+        var low = Vector512.FusedMultiplyAdd(Vector512.Load(key + 32), q2, Vector512.FusedMultiplyAdd(Vector512.Load(key), q0, Vector512<float>.Zero));
+        var high = Vector512.FusedMultiplyAdd(Vector512.Load(key + 48), q3, Vector512.FusedMultiplyAdd(Vector512.Load(key + 16), q1, Vector512<float>.Zero));
+        var sums = low + high;
+        return sums.GetLower() + sums.GetUpper();
+    }
+
+    /// <summary>Row of position j in the lane-major values: lane j mod 32, then j / 32 within the lane.</summary>
+    private long ValueRow(int j) => (long)(j & (Lanes - 1)) * _rowsPerLane + (j >> 5);
+
+    /// <summary>
+    /// keys [visible, d] and values (lane-major, <see cref="ValueRow"/>) = the KV head at <paramref name="kvOffset"/>
+    /// of positions 0…visible-1, widened to float.
+    /// </summary>
     private void WidenKeysAndValues(int* table, int kvOffset, int visible, float* keys, float* values)
     {
         int d = _headDim, kvDim = _cache.KvDim, blockTokens = _cache.BlockTokens;
@@ -151,30 +247,57 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
             for (int i = 0; i < count; i++)
             {
                 Widen(blockKeys + (long)i * kvDim, keys + (long)(start + i) * d, d);
-                Widen(blockValues + (long)i * kvDim, values + (long)(start + i) * d, d);
+                Widen(blockValues + (long)i * kvDim, values + ValueRow(start + i) * d, d);
             }
         }
     }
 
     /// <summary>
-    /// dst [n] = src [n] widened from half, exactly (TensorPrimitives' conversion is scalar on this runtime; this is
-    /// Fp16Bits' vector widening, bit-identical with the scalar cast for all 65,536 halves).
+    /// dst [n] = src [n] widened from half, exactly (TensorPrimitives' conversion is scalar on this runtime). Halves
+    /// are finite in practice, so the vector loop takes <see cref="Fp16Bits.FiniteToSingle"/> and keeps the largest
+    /// magnitude seen; if an inf or NaN was among them, the vector part is widened again by the general conversion.
+    /// Bit-identical with the scalar cast for all 65,536 halves.
     /// </summary>
     internal static void Widen(Half* src, float* dst, int n)
     {
         int i = 0;
-        if (Simd.Use256)
+        if (Simd.Use512 && Avx512BW.IsSupported)
         {
+            var magnitudes = Vector512<ushort>.Zero;
+            for (; i <= n - 32; i += 32)
+            {
+                magnitudes = Vector512.Max(magnitudes, Vector512.Load((ushort*)src + i) & Vector512.Create((ushort)0x7FFF));
+                Fp16Bits.FiniteToSingle(Avx512F.ConvertToVector512Int32(Vector256.Load((short*)src + i))).Store(dst + i);
+                Fp16Bits.FiniteToSingle(Avx512F.ConvertToVector512Int32(Vector256.Load((short*)src + i + 16))).Store(dst + i + 16);
+            }
+            if (Vector512.GreaterThanOrEqualAny(magnitudes, Vector512.Create(Fp16Bits.NonFiniteMagnitude))) WidenGeneral(src, dst, i);
+        }
+        if (Simd.Use256 && Avx2.IsSupported)
+        {
+            int start = i;
+            var magnitudes = Vector256<ushort>.Zero;
             for (; i <= n - 16; i += 16)
             {
-                var (low, high) = Vector256.Widen(Vector256.Load((ushort*)src + i));
-                Fp16Bits.ToSingle(low).Store(dst + i);
-                Fp16Bits.ToSingle(high).Store(dst + i + 8);
+                magnitudes = Vector256.Max(magnitudes, Vector256.Load((ushort*)src + i) & Vector256.Create((ushort)0x7FFF));
+                Fp16Bits.FiniteToSingle(Avx2.ConvertToVector256Int32(Vector128.Load((short*)src + i))).Store(dst + i);
+                Fp16Bits.FiniteToSingle(Avx2.ConvertToVector256Int32(Vector128.Load((short*)src + i + 8))).Store(dst + i + 8);
             }
+            if (Vector256.GreaterThanOrEqualAny(magnitudes, Vector256.Create(Fp16Bits.NonFiniteMagnitude))) WidenGeneral(src + start, dst + start, i - start);
             for (; i <= n - 8; i += 8)
                 Fp16Bits.ToSingle(Vector256.WidenLower(Vector128.Load((ushort*)src + i).ToVector256Unsafe())).Store(dst + i);
         }
         for (; i < n; i++) dst[i] = (float)src[i];
+    }
+
+    /// <summary>dst [n] = src [n] widened by the general vector conversion (inf and NaN included); n a multiple of 16.</summary>
+    private static void WidenGeneral(Half* src, float* dst, int n)
+    {
+        for (int i = 0; i < n; i += 16)
+        {
+            var (low, high) = Vector256.Widen(Vector256.Load((ushort*)src + i));
+            Fp16Bits.ToSingle(low).Store(dst + i);
+            Fp16Bits.ToSingle(high).Store(dst + i + 8);
+        }
     }
 
     /// <summary>
@@ -188,21 +311,67 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
         double sum;
         if (Simd.Use256 && main > 0)
         {
-            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-            for (int i = 0; i < main; i += 32)
-            {
-                acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), acc0);
-                acc1 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 8), Vector256.Load(y + i + 8), acc1);
-                acc2 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 16), Vector256.Load(y + i + 16), acc2);
-                acc3 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 24), Vector256.Load(y + i + 24), acc3);
-            }
-            var lanes = (acc0 + acc2) + (acc1 + acc3);
+            var lanes = MainLanes(x, y, main);
             var quad = lanes.GetLower() + lanes.GetUpper();   // t_l = lane l + lane l+4
             sum = (quad.GetElement(0) + quad.GetElement(1)) + (quad.GetElement(2) + quad.GetElement(3));
         }
         else sum = F16OrderDotMainScalar(x, y, main);
         for (int i = main; i < n; i++) sum += (double)(x[i] * y[i]);
         return (float)sum;
+    }
+
+    /// <summary>
+    /// The eight lanes of <see cref="F16OrderDot"/>'s main part: four 8-lane accumulators over 32 elements per step,
+    /// combined (0+2)+(1+3). main a positive multiple of 32.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MainLanes(float* x, float* y, int main)
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int i = 0; i < main; i += 32)
+        {
+            acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 8), Vector256.Load(y + i + 8), acc1);
+            acc2 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 16), Vector256.Load(y + i + 16), acc2);
+            acc3 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 24), Vector256.Load(y + i + 24), acc3);
+        }
+        return (acc0 + acc2) + (acc1 + acc3);
+    }
+
+    /// <summary>
+    /// output[r] = <see cref="F16OrderDot"/>(rows + r·n, y, n) for r = 0…7, the same bits; n a positive multiple of 32
+    /// (no leftovers) and 256-bit vectors available. The eight lane vectors are folded together: lane l + lane l+4
+    /// by 128-bit halves, then the pairs and the pairs of pairs by horizontal adds, in the single dot's order.
+    /// </summary>
+    internal static void F16OrderDot8(float* rows, float* y, int n, float* output)
+    {
+        var l0 = MainLanes(rows, y, n);
+        var l1 = MainLanes(rows + n, y, n);
+        var l2 = MainLanes(rows + 2 * n, y, n);
+        var l3 = MainLanes(rows + 3 * n, y, n);
+        var l4 = MainLanes(rows + 4 * n, y, n);
+        var l5 = MainLanes(rows + 5 * n, y, n);
+        var l6 = MainLanes(rows + 6 * n, y, n);
+        var l7 = MainLanes(rows + 7 * n, y, n);
+        FoldEight(l0, l1, l2, l3, l4, l5, l6, l7).Store(output);
+    }
+
+    /// <summary>
+    /// The dots of eight rows from their lane vectors, each folded as <see cref="F16OrderDot"/> folds one: lane l +
+    /// lane l+4 by 128-bit halves, then the pairs and the pairs of pairs by horizontal adds.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> FoldEight(Vector256<float> l0, Vector256<float> l1, Vector256<float> l2, Vector256<float> l3,
+        Vector256<float> l4, Vector256<float> l5, Vector256<float> l6, Vector256<float> l7)
+    {
+        // [t of row a | t of row b], t_l = lane l + lane l+4
+        var t01 = Avx.Permute2x128(l0, l1, 0x20) + Avx.Permute2x128(l0, l1, 0x31);
+        var t23 = Avx.Permute2x128(l2, l3, 0x20) + Avx.Permute2x128(l2, l3, 0x31);
+        var t45 = Avx.Permute2x128(l4, l5, 0x20) + Avx.Permute2x128(l4, l5, 0x31);
+        var t67 = Avx.Permute2x128(l6, l7, 0x20) + Avx.Permute2x128(l6, l7, 0x31);
+        // (t0+t1), (t2+t3) of rows 0, 2 | 1, 3 and 4, 6 | 5, 7; then their sums: rows 0, 2, 4, 6 | 1, 3, 5, 7
+        var sums = Avx.HorizontalAdd(Avx.HorizontalAdd(t01, t23), Avx.HorizontalAdd(t45, t67));
+        return Avx2.PermuteVar8x32(sums, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
     }
 
     /// <summary>The scalar reference of <see cref="F16OrderDot"/>'s main part: the same 32 accumulators, one lane at a time.</summary>
@@ -220,46 +389,130 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
     }
 
     /// <summary>
-    /// partials[l, i] = Σ over positions j ≡ l (mod 32), in increasing j, of fma(values[j, i], weights[j], ·),
-    /// starting from 0: ggml_vec_dot_f16's lane l for output dimension i. Lane by lane, so each partial stays in a
-    /// register while its positions stream past. weights [visible], values [visible, d], partials [32, d].
+    /// partials[g, l, i] = Σ over positions j ≡ l (mod 32), in increasing j, of fma(values[j, i], weights[g, j], ·),
+    /// starting from 0: ggml_vec_dot_f16's lane l for output dimension i of head g. The values lie lane-major (see
+    /// <see cref="ValueRow"/>), so a lane's positions are one contiguous stream (position-major, they were 32 rows
+    /// apart, and the L1 sets aliased). Two lanes at a time, each partial in a register while its positions stream
+    /// past (eight 256-bit FMA chains or four 512-bit ones: fewer would wait on the FMA latency), and every head of
+    /// the group over the same 32 dimensions while those positions are in L1.
+    /// weights [group, weightStride], values [32, laneStride / d, d], partials [group, 32, d].
     /// </summary>
-    internal static void WeightedValues(float* weights, float* values, int visible, int d, float* partials)
+    internal static void WeightedValues(float* weights, int weightStride, int group, float* values, long laneStride, int visible, int d, float* partials)
     {
-        for (int lane = 0; lane < Lanes; lane++)
+        long partialStride = (long)Lanes * d;
+        for (int lane = 0; lane < Lanes; lane += 2)
         {
-            float* partial = partials + lane * d;
+            float* laneValues = values + lane * laneStride;
             int i = 0;
             if (Simd.Use256)
             {
                 for (; i <= d - 32; i += 32)
                 {
-                    Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                    for (int j = lane; j < visible; j += Lanes)
+                    for (int g = 0; g < group; g++)
                     {
-                        var w = Vector256.Create(weights[j]);
-                        float* v = values + (long)j * d + i;
-                        a0 = Vector256.FusedMultiplyAdd(Vector256.Load(v), w, a0);
-                        a1 = Vector256.FusedMultiplyAdd(Vector256.Load(v + 8), w, a1);
-                        a2 = Vector256.FusedMultiplyAdd(Vector256.Load(v + 16), w, a2);
-                        a3 = Vector256.FusedMultiplyAdd(Vector256.Load(v + 24), w, a3);
+                        float* w = weights + (long)g * weightStride, partial = partials + g * partialStride + (long)lane * d + i;
+                        if (Simd.Use512) TwoLanes32Wide(w + lane, laneValues + i, laneStride, visible - lane, d, partial);
+                        else TwoLanes32(w + lane, laneValues + i, laneStride, visible - lane, d, partial);
                     }
-                    a0.Store(partial + i); a1.Store(partial + i + 8); a2.Store(partial + i + 16); a3.Store(partial + i + 24);
                 }
                 for (; i <= d - 8; i += 8)
                 {
-                    Vector256<float> a = default;
-                    for (int j = lane; j < visible; j += Lanes) a = Vector256.FusedMultiplyAdd(Vector256.Load(values + (long)j * d + i), Vector256.Create(weights[j]), a);
-                    a.Store(partial + i);
+                    for (int g = 0; g < group; g++)
+                    {
+                        float* w = weights + (long)g * weightStride + lane, partial = partials + g * partialStride + (long)lane * d + i;
+                        Vector256<float> a = default, c = default;
+                        float* v = laneValues + i;
+                        int j = 0;
+                        for (; j + 1 < visible - lane; j += Lanes, v += d)
+                        {
+                            a = Vector256.FusedMultiplyAdd(Vector256.Load(v), Vector256.Create(w[j]), a);
+                            c = Vector256.FusedMultiplyAdd(Vector256.Load(v + laneStride), Vector256.Create(w[j + 1]), c);
+                        }
+                        if (j < visible - lane) a = Vector256.FusedMultiplyAdd(Vector256.Load(v), Vector256.Create(w[j]), a);
+                        a.Store(partial);
+                        c.Store(partial + d);
+                    }
                 }
             }
             for (; i < d; i++)
             {
-                float a = 0;
-                for (int j = lane; j < visible; j += Lanes) a = MathF.FusedMultiplyAdd(values[(long)j * d + i], weights[j], a);
-                partial[i] = a;
+                for (int g = 0; g < group; g++)
+                {
+                    float* w = weights + (long)g * weightStride;
+                    for (int l = lane; l < lane + 2; l++)
+                    {
+                        float a = 0;
+                        float* v = values + l * laneStride + i;
+                        for (int j = l; j < visible; j += Lanes, v += d) a = MathF.FusedMultiplyAdd(*v, w[j], a);
+                        partials[g * partialStride + (long)l * d + i] = a;
+                    }
+                }
             }
         }
+    }
+
+    /// <summary>
+    /// 32 dimensions of two neighbouring partial rows (partial, partial + d): the first lane's positions are
+    /// weights[0, 32, 64, …] with values rows v, v + d, …; the second lane's weights[1, 33, …] with rows
+    /// laneStride floats further. <paramref name="count"/> = positions visible from the first lane's first one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TwoLanes32(float* weights, float* v, long laneStride, int count, int d, float* partial)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        int j = 0;
+        for (; j + 1 < count; j += Lanes, v += d)
+        {
+            var w = Vector256.Create(weights[j]);
+            var u = Vector256.Create(weights[j + 1]);
+            float* next = v + laneStride;
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(v), w, a0);
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Load(next), u, c0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(v + 8), w, a1);
+            c1 = Vector256.FusedMultiplyAdd(Vector256.Load(next + 8), u, c1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(v + 16), w, a2);
+            c2 = Vector256.FusedMultiplyAdd(Vector256.Load(next + 16), u, c2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(v + 24), w, a3);
+            c3 = Vector256.FusedMultiplyAdd(Vector256.Load(next + 24), u, c3);
+        }
+        if (j < count)   // the first lane's last position; the second lane has none left
+        {
+            var w = Vector256.Create(weights[j]);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(v), w, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(v + 8), w, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(v + 16), w, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(v + 24), w, a3);
+        }
+        a0.Store(partial); a1.Store(partial + 8); a2.Store(partial + 16); a3.Store(partial + 24);
+        float* second = partial + d;
+        c0.Store(second); c1.Store(second + 8); c2.Store(second + 16); c3.Store(second + 24);
+    }
+
+    /// <summary><see cref="TwoLanes32"/> with 512-bit vectors: 16 dimensions per register, four chains.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TwoLanes32Wide(float* weights, float* v, long laneStride, int count, int d, float* partial)
+    {
+        Vector512<float> a0 = default, a1 = default, c0 = default, c1 = default;
+        int j = 0;
+        for (; j + 1 < count; j += Lanes, v += d)
+        {
+            var w = Vector512.Create(weights[j]);
+            var u = Vector512.Create(weights[j + 1]);
+            float* next = v + laneStride;
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(v), w, a0);
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Load(next), u, c0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 16), w, a1);
+            c1 = Vector512.FusedMultiplyAdd(Vector512.Load(next + 16), u, c1);
+        }
+        if (j < count)
+        {
+            var w = Vector512.Create(weights[j]);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(v), w, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 16), w, a1);
+        }
+        a0.Store(partial); a1.Store(partial + 16);
+        c0.Store(partial + d); c1.Store(partial + d + 16);
     }
 
     /// <summary>Folds the 32 partials [32, d] into output [d] as GGML_F32x8_REDUCE does: accumulators (0+2)+(1+3), then lanes (l+4), then pairs.

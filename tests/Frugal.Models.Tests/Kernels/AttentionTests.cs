@@ -18,6 +18,7 @@ public sealed unsafe class AttentionTests
     [InlineData(8, 2, 64, 70)]     // tinyllama-like: group of 4, crosses two 32-lane rounds and 5 blocks
     [InlineData(6, 3, 80, 33)]     // 80 = 2·32 + 16: main part + leftover dims, 8-wide value chunks
     [InlineData(4, 4, 36, 17)]     // no grouping, a 4-element leftover in the dot and in the values
+    [InlineData(16, 2, 64, 301)]   // long context: eight-key score groups, lane pairs of uneven length, 10 rounds of 32
     public void Matches_the_reference_bit_for_bit(int heads, int kvHeads, int headDim, int context)
     {
         const int blockTokens = 16;
@@ -80,6 +81,50 @@ public sealed unsafe class AttentionTests
                 Attention.Widen(py, fy, n);
                 for (int i = 0; i < n; i++) Assert.Equal((float)x[i], wx[i]);
                 Assert.Equal(F16.DotHalf(px, py, n), Attention.F16OrderDot(fx, fy, n));
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(32)]
+    [InlineData(64)]
+    [InlineData(128)]
+    public void Eight_keys_at_once_give_the_single_dots_bits(int n)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported || !Simd.Use256) return;   // the eight-key path runs only there
+        var random = new Random(n);
+        float[] keys = Enumerable.Range(0, 8 * n).Select(_ => (float)(Half)(random.NextDouble() * 6 - 3)).ToArray();
+        float[] query = Enumerable.Range(0, n).Select(_ => (float)(Half)(random.NextDouble() * 6 - 3)).ToArray();
+        float[] batched = new float[8];
+        fixed (float* k = keys, q = query, o = batched)
+        {
+            Attention.F16OrderDot8(k, q, n, o);
+            for (int r = 0; r < 8; r++)
+                Assert.Equal(BitConverter.SingleToInt32Bits(Attention.F16OrderDot(k + r * n, q, n)), BitConverter.SingleToInt32Bits(o[r]));
+        }
+    }
+
+    [Fact]
+    public void Widening_is_exact_for_every_half_finite_or_not()
+    {
+        // All 65,536 patterns in order (inf and NaN among them: the general conversion), then the finite ones
+        // only (the fast path throughout), each against the runtime's scalar cast (any NaN for a NaN: the vector
+        // conversion quiets signalling ones, as F16C does).
+        ushort[] all = Enumerable.Range(0, 65536).Select(i => (ushort)i).ToArray();
+        ushort[] finite = all.Where(b => (b & 0x7FFF) < 0x7C00).ToArray();
+        foreach (ushort[] patterns in new[] { all, finite })
+        {
+            float[] widened = new float[patterns.Length];
+            fixed (ushort* src = patterns)
+            fixed (float* dst = widened)
+            {
+                Attention.Widen((Half*)src, dst, patterns.Length);
+            }
+            for (int i = 0; i < patterns.Length; i++)
+            {
+                float expected = (float)BitConverter.UInt16BitsToHalf(patterns[i]);
+                Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(widened[i]) || (float.IsNaN(expected) && float.IsNaN(widened[i])),
+                    $"half 0x{patterns[i]:X4}: expected {expected:R}, got {widened[i]:R} at {Simd.Describe()}");
             }
         }
     }
