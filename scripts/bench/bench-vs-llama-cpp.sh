@@ -4,6 +4,8 @@
 # median of R runs) and llama.cpp's `llama-bench -p P -n G -t THREADS -r 5` (its mean of 5) for prefill and
 # single-stream decode, and `llama-batched-bench` (G tokens for each of B parallel sequences after a PP_BATCHED-token
 # prompt; its S_TG aggregate) for batched decode — our batched row then uses --depth PP_BATCHED to match.
+# With LONG=N, also single-stream decode of G tokens after N tokens of context (frugal bench --depth N) next to
+# llama-batched-bench -npp N -npl 1 (llama-bench of this build has no depth option): attention at long context.
 # The machine is a shared VM whose speed drifts by 10-20 % over minutes, so the two tools alternate in ROUNDS
 # rounds (Frugal, then llama.cpp, then again) and each cell is the median over the rounds; the ratio is taken
 # between those medians, and the per-round ratios are listed beside it.
@@ -21,6 +23,7 @@ MODEL_DIR=${MODEL_DIR:-/tmp/models}
 MODELS=${MODELS:-"$MODEL_DIR/tinyllama-1.1b-Q4_0.gguf $MODEL_DIR/tinyllama-1.1b-Q8_0.gguf"}
 PROMPT=${PROMPT:-512} GEN=${GEN:-128} THREADS=${THREADS:-1,2} REPETITIONS=${REPETITIONS:-3} BATCH=${BATCH:-1,8} ROUNDS=${ROUNDS:-3}
 PP_BATCHED=${PP_BATCHED:-16}   # prompt tokens per sequence before the batched decode (llama-batched-bench needs one)
+LONG=${LONG:-}                 # context before a long-context single-stream decode (empty: not measured)
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/frugal-bench.XXXXXX)}
 
 dotnet build src/Frugal.Cli -c Release -v q --nologo >/dev/null
@@ -50,6 +53,14 @@ for m in $MODELS; do
       for t in ${THREADS//,/ }; do
         "$LLAMA_BATCHED_BENCH" -m "$m" -c $(( (PP_BATCHED + GEN) * ${batches##*,} + 64 )) -b 2048 -ub 512 -npp "$PP_BATCHED" -ntg "$GEN" \
           -npl "$batches" -t "$t" -tb "$t" 2>/dev/null > "$OUT_DIR/$name.llama-batched-t$t.r$round.txt"
+      done
+    fi
+    if [ -n "$LONG" ]; then
+      "$F" bench --model "$m" --prompt-tokens 0 --gen-tokens "$GEN" --depth "$LONG" --batch 1 --threads "$THREADS" \
+        --repetitions "$REPETITIONS" --json 2>/dev/null > "$OUT_DIR/$name.frugal-long.r$round.json"
+      for t in ${THREADS//,/ }; do
+        "$LLAMA_BATCHED_BENCH" -m "$m" -c $(( LONG + GEN + 64 )) -b 2048 -ub 512 -npp "$LONG" -ntg "$GEN" \
+          -npl 1 -t "$t" -tb "$t" 2>/dev/null > "$OUT_DIR/$name.llama-long-t$t.r$round.txt"
       done
     fi
   done
@@ -84,8 +95,11 @@ for i, row in enumerate(frugal[0]["rows"]):
     refs = [next(r["avg_ts"] for r in l if r["n_threads"] == t and r["n_prompt"] == n_prompt and r["n_gen"] == n_gen) for l in llama]
     test = f"pp{n_prompt}" if prefill else f"tg{n_gen}"
     print(cells(rows, refs, f"{t} | {test} (llama-bench, mean of 5)", "-" if prefill else weights(rows, bandwidth, t)))
-if os.path.exists(f"{out}/{name}.frugal-batched.r1.json"):
-    reports = [json.load(open(f"{out}/{name}.frugal-batched.r{k}.json")) for k in range(1, rounds + 1)]
+def against_batched_bench(frugal_kind, llama_kind):
+    """Rows of frugal bench --depth runs next to llama-batched-bench's S_TG for the same B and thread count."""
+    if not os.path.exists(f"{out}/{name}.{frugal_kind}.r1.json"):
+        return
+    reports = [json.load(open(f"{out}/{name}.{frugal_kind}.r{k}.json")) for k in range(1, rounds + 1)]
     bandwidth = [{b["threads"]: b["bytes_per_second"] for b in r["bandwidth"]} for r in reports]
     for i, row in enumerate(reports[0]["rows"]):
         t, b = row["threads"], row["batch_size"]
@@ -93,12 +107,15 @@ if os.path.exists(f"{out}/{name}.frugal-batched.r1.json"):
         refs = []
         for k in range(1, rounds + 1):
             # llama-batched-bench's table: |    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |      T s |    S t/s |
-            for line in open(f"{out}/{name}.llama-batched-t{t}.r{k}.txt"):
+            for line in open(f"{out}/{name}.{llama_kind}-t{t}.r{k}.txt"):
                 c = [c.strip() for c in line.strip().strip("|").split("|")]
                 if len(c) == 10 and re.fullmatch(r"\d+", c[0]) and int(c[2]) == b:
                     refs.append(float(c[7]))
         label = f"{t} | tg{row['tokens']} ×{b} after {row['context_start']} (llama-batched-bench S_TG)"
         print(cells(rows, refs, label, weights(rows, bandwidth, t)))
+
+against_batched_bench("frugal-batched", "llama-batched")
+against_batched_bench("frugal-long", "llama-long")
 PY
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); raw output: $OUT_DIR"
