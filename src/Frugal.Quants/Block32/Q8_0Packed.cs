@@ -179,9 +179,11 @@ public static unsafe class Q8_0Packed
         {
             byte* x = tile.Activations + t * tile.ActivationStride;
             for (int b = 0; b < blocks; b++) scales[b] = Fp16Bits.ToSingle(*(ushort*)(x + b * BlockBytes));
+            bool wide = TileKernels.Use512;
             for (int g = 0; g < tile.Rows / RowGroups.Rows; g++)
             {
-                Rows8(tile.Weights + g * groupStride, x, scales, blocks, tile.Output + t * tile.OutputStride + g * RowGroups.Rows);
+                if (wide) Rows8Wide(tile.Weights + g * groupStride, x, scales, blocks, tile.Output + t * tile.OutputStride + g * RowGroups.Rows);
+                else Rows8(tile.Weights + g * groupStride, x, scales, blocks, tile.Output + t * tile.OutputStride + g * RowGroups.Rows);
             }
         }
     }
@@ -225,6 +227,55 @@ public static unsafe class Q8_0Packed
         output[5] = BlockLanes.Finish(a5);
         output[6] = BlockLanes.Finish(a6);
         output[7] = BlockLanes.Finish(a7);
+    }
+
+    /// <summary>
+    /// <see cref="Rows8"/> in 512-bit registers: each zmm holds a pair of rows (2p, 2p+1), whose quants lie side by side
+    /// in the block, so one load, one absolute value, one sign select and one multiply chain serve two rows (half the
+    /// instructions of <see cref="Rows8"/>). AVX-512 has no vpsignb: x signed like w is selected between x and -x (both
+    /// per block) by w's sign; where w is 0, |w| is 0 too, so the products are ggml's. No software prefetch: on the
+    /// Zen 4, tinyllama Q8_0 decode (1 thread, alternating runs) went 16.3–18.5 tok/s (Rows8) → 20.7–23.8 without
+    /// it, against 19.2–21.2 with <see cref="PrefetchRuns"/> runs ahead (the hardware prefetcher keeps up with one stream).
+    /// </summary>
+    private static void Rows8Wide(byte* group, byte* x, float* scales, int blocks, float* output)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;   // lanes 0..7: row 2p, lanes 8..15: row 2p+1
+        var ones = Vector512.Create((short)1);
+        var pair0 = Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+        var pair1 = pair0 + Vector512.Create(2);
+        var pair2 = pair0 + Vector512.Create(4);
+        var pair3 = pair0 + Vector512.Create(6);
+        for (int b = 0; b < blocks; b++, x += BlockBytes)
+        {
+            int j = b & ((1 << RunShift) - 1);
+            byte* run = group + (long)(b >> RunShift) * RunBytes;
+            byte* quants = run + RunScaleBytes + j * QuantBlockBytes;
+            var xq = Vector256.Load((sbyte*)x + 2);
+            var x2 = Avx512F.InsertVector256(xq.ToVector512Unsafe(), xq, 1);
+            var negated = Vector512<sbyte>.Zero - x2;
+            var d = (RowGroups.WidenScales(run + j * RowGroups.ScaleBytes) * Vector256.Create(scales[b])).ToVector512Unsafe();
+            a0 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar16x32(d, pair0), PairLanes(quants, x2, negated, ones), a0);
+            a1 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar16x32(d, pair1), PairLanes(quants + 2 * QuantBytes, x2, negated, ones), a1);
+            a2 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar16x32(d, pair2), PairLanes(quants + 4 * QuantBytes, x2, negated, ones), a2);
+            a3 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar16x32(d, pair3), PairLanes(quants + 6 * QuantBytes, x2, negated, ones), a3);
+        }
+        output[0] = BlockLanes.Finish(a0.GetLower());
+        output[1] = BlockLanes.Finish(a0.GetUpper());
+        output[2] = BlockLanes.Finish(a1.GetLower());
+        output[3] = BlockLanes.Finish(a1.GetUpper());
+        output[4] = BlockLanes.Finish(a2.GetLower());
+        output[5] = BlockLanes.Finish(a2.GetUpper());
+        output[6] = BlockLanes.Finish(a3.GetLower());
+        output[7] = BlockLanes.Finish(a3.GetUpper());
+    }
+
+    /// <summary>Two rows' eight int32 lane sums w·x of a block (64 quants from <paramref name="quants"/>), as floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> PairLanes(byte* quants, Vector512<sbyte> x, Vector512<sbyte> negated, Vector512<short> ones)
+    {
+        var w = Vector512.Load((sbyte*)quants);
+        var signed = Vector512.ConditionalSelect(Vector512.LessThan(w, Vector512<sbyte>.Zero), negated, x);
+        return Vector512.ConvertToSingle(Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Vector512.Abs(w).AsByte(), signed), ones));
     }
 
     /// <summary>

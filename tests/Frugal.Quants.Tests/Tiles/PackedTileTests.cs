@@ -300,6 +300,45 @@ public sealed unsafe class PackedTileTests
             GgmlTypes.Info(GgmlType.Q8_0).RowBytes(cols), &Q8_0.DotScalar, "dot", t => Q8_0Packed.TileScalar(t), t => Q8_0Packed.Tile(t));
     }
 
+    [Theory]
+    [InlineData(1)]    // decode: one token streams each group (the 512-bit row-pair kernel where AVX-512 is on)
+    [InlineData(2)]    // two tokens per pass
+    [InlineData(24)]   // 2-row × 4-token blocks
+    public void Q8_0_packed_tiles_stay_exact_at_the_extremes(int tokens)
+    {
+        // Quants −128, −127, 127 and 0 against activations of ±127 reach the int16 bound of the pairwise products
+        // (2 · 128 · 127); scales span zero, −0, subnormal and the largest finite halves. −128 only in the weights:
+        // no activation quantizer makes it, and ggml's sign trick cannot take it there either.
+        const int rows = 16, cols = 256;
+        ushort[] scales = [0x0000, 0x8000, 0x0001, 0x83FF, 0x7BFF, 0xFBFF, 0x3C00, 0x0400];
+        sbyte[] quants = [-128, -127, 127, 0];
+        var plain = new byte[rows * cols / 32 * Q8BlockBytes];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int b = 0; b < cols / 32; b++)
+            {
+                int at = (r * cols / 32 + b) * Q8BlockBytes;
+                plain[at] = (byte)scales[(r + b) % 8];
+                plain[at + 1] = (byte)(scales[(r + b) % 8] >> 8);
+                for (int k = 0; k < 32; k++) plain[at + 2 + k] = (byte)quants[(r + b + k / 4) % 4];
+            }
+        }
+        var activations = new byte[tokens * cols / 32 * Q8BlockBytes];
+        for (int t = 0; t < tokens; t++)
+        {
+            for (int b = 0; b < cols / 32; b++)
+            {
+                int at = (t * cols / 32 + b) * Q8BlockBytes;
+                ushort d = t % 5 == 4 ? (ushort)0x0001 : (ushort)0x2E66;   // a subnormal activation scale too
+                activations[at] = (byte)d;
+                activations[at + 1] = (byte)(d >> 8);
+                for (int k = 0; k < 32; k++) activations[at + 2 + k] = (byte)(sbyte)((t + b + k) % 3 == 0 ? -127 : 127);
+            }
+        }
+        AssertPackedTiles("Q8_0", plain, Q8Pack(plain, rows, cols), activations, rows, tokens, cols,
+            GgmlTypes.Info(GgmlType.Q8_0).RowBytes(cols), &Q8_0.DotScalar, "dot", t => Q8_0Packed.TileScalar(t), t => Q8_0Packed.Tile(t));
+    }
+
     [Fact]
     public void Q8_0_matrices_that_are_not_whole_runs_are_not_packed()
     {
