@@ -23,7 +23,7 @@ public sealed unsafe class InferenceSession : IDisposable
     {
         _config = model.Config;
         ContextSize = contextSize;
-        _cache = new KvCache(_config.Layers, _config.KvDim, blockTokens: contextSize, blockCount: 1);
+        _cache = new KvCache(_config.Layers, _config.KvHeads, _config.HeadDim, blockTokens: contextSize, blockCount: 1);
         _forward = new BatchForward(model, _cache, pool, contextSize);
         _lastLogits = new NativeBuffer<float>(_config.VocabSize);
         _blockTable = new NativeBuffer<int>(1);

@@ -74,7 +74,7 @@ public sealed unsafe class BatchEngine : IDisposable
                 $"fewer than the {blocksPerContext} one sequence of {ContextSize} tokens needs", nameof(options));
         if (blockCount > int.MaxValue / 2) throw new ArgumentException($"KV memory of {budget} bytes is more blocks than this engine counts", nameof(options));
 
-        _cache = new KvCache(_config.Layers, _config.KvDim, BlockTokens, (int)blockCount);
+        _cache = new KvCache(_config.Layers, _config.KvHeads, _config.HeadDim, BlockTokens, (int)blockCount);
         try
         {
             _forward = new BatchForward(model.Binding, _cache, model.Pool, ContextSize, MaxBatchTokens);

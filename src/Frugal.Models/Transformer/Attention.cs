@@ -122,7 +122,7 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
         {
             int run = item / _kvHeads, kvHead = item % _kvHeads;
             int first = _runStarts[run], end = _runStarts[run + 1];
-            WidenKeysAndValues(_blockTables[first], kvHead * d, _positions[end - 1] + 1, keys, values);
+            WidenKeysAndValues(_blockTables[first], kvHead, _positions[end - 1] + 1, keys, values);
 
             for (int t = first; t < end; t++)
             {
@@ -233,22 +233,19 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
     private long ValueRow(int j) => (long)(j & (Lanes - 1)) * _rowsPerLane + (j >> 5);
 
     /// <summary>
-    /// keys [visible, d] and values (lane-major, <see cref="ValueRow"/>) = the KV head at <paramref name="kvOffset"/>
+    /// keys [visible, d] and values (lane-major, <see cref="ValueRow"/>) = KV head <paramref name="kvHead"/>
     /// of positions 0…visible-1, widened to float.
     /// </summary>
-    private void WidenKeysAndValues(int* table, int kvOffset, int visible, float* keys, float* values)
+    private void WidenKeysAndValues(int* table, int kvHead, int visible, float* keys, float* values)
     {
-        int d = _headDim, kvDim = _cache.KvDim, blockTokens = _cache.BlockTokens;
+        int d = _headDim, blockTokens = _cache.BlockTokens;
         for (int start = 0, b = 0; start < visible; start += blockTokens, b++)
         {
-            Half* blockKeys = _cache.Key(table[b], _layer, 0) + kvOffset;
-            Half* blockValues = _cache.Value(table[b], _layer, 0) + kvOffset;
+            Half* blockKeys = _cache.Key(table[b], _layer, kvHead, 0);
+            Half* blockValues = _cache.Value(table[b], _layer, kvHead, 0);
             int count = Math.Min(blockTokens, visible - start);
-            for (int i = 0; i < count; i++)
-            {
-                Widen(blockKeys + (long)i * kvDim, keys + (long)(start + i) * d, d);
-                Widen(blockValues + (long)i * kvDim, values + ValueRow(start + i) * d, d);
-            }
+            Widen(blockKeys, keys + (long)start * d, count * d);   // the block's rows of this head are contiguous, as in keys
+            for (int i = 0; i < count; i++) Widen(blockValues + (long)i * d, values + ValueRow(start + i) * d, d);
         }
     }
 

@@ -164,8 +164,11 @@ public sealed unsafe class BatchForward : IDisposable
                 Rope.Apply(q, c.Heads, c.HeadDim, c.RopeDims, _options.RopeStyle, _cos.Pointer, _sin.Pointer);
                 Rope.Apply(k, c.KvHeads, c.HeadDim, c.RopeDims, _options.RopeStyle, _cos.Pointer, _sin.Pointer);
                 int block = ((int*)_tables.Pointer[t])[position / _cache.BlockTokens], offset = position % _cache.BlockTokens;
-                VectorOps.ToHalf(k, _cache.Key(block, l, offset), kvDim);
-                VectorOps.ToHalf(v, _cache.Value(block, l, offset), kvDim);
+                for (int h = 0; h < c.KvHeads; h++)
+                {
+                    VectorOps.ToHalf(k + h * c.HeadDim, _cache.Key(block, l, h, offset), c.HeadDim);
+                    VectorOps.ToHalf(v + h * c.HeadDim, _cache.Value(block, l, h, offset), c.HeadDim);
+                }
             }
             _attention.Run(l, _q.Pointer, _positions.Pointer, (int**)_tables.Pointer, n, _attended.Pointer);
             _activations.Prepare(_attended.Pointer, n, qDim);

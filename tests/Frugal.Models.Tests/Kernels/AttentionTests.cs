@@ -26,9 +26,9 @@ public sealed unsafe class AttentionTests
         int kvDim = kvHeads * headDim, queryDim = heads * headDim;
         int blocksPerSequence = (context + blockTokens - 1) / blockTokens;
         var random = new Random(heads * 1000 + headDim);
-        using var cache = new KvCache(config.Layers, kvDim, blockTokens, 2 * blocksPerSequence);
-        Fill(cache.Key(0, 0, 0), (long)cache.BlockCount * config.Layers * blockTokens * kvDim, random, 2.0f);
-        Fill(cache.Value(0, 0, 0), (long)cache.BlockCount * config.Layers * blockTokens * kvDim, random, 1.0f);
+        using var cache = new KvCache(config.Layers, kvHeads, headDim, blockTokens, 2 * blocksPerSequence);
+        Fill(cache.Key(0, 0, 0, 0), (long)cache.BlockCount * config.Layers * blockTokens * kvDim, random, 2.0f);
+        Fill(cache.Value(0, 0, 0, 0), (long)cache.BlockCount * config.Layers * blockTokens * kvDim, random, 1.0f);
 
         // Two sequences with interleaved (shuffled) block tables. First a prefill chunk of sequence 1 (consecutive
         // positions: runs of rows that share one widening of the cache, the second run shorter), then single rows
@@ -138,7 +138,7 @@ public sealed unsafe class AttentionTests
     private static float[] Reference(KvCache cache, ModelConfig c, int layer, float* query, int head, int position, int* table)
     {
         int d = c.HeadDim, visible = position + 1, padded = (visible + 7) & ~7;
-        int kvOffset = head / (c.Heads / c.KvHeads) * d;
+        int kvHead = head / (c.Heads / c.KvHeads);
         Half[] halfQuery = new Half[d];
         float[] scores = new float[padded];
         fixed (Half* hq = halfQuery)
@@ -146,7 +146,7 @@ public sealed unsafe class AttentionTests
         {
             VectorOps.ToHalf(query, hq, d);
             for (int j = 0; j < visible; j++)
-                s[j] = F16.DotHalf(cache.Key(table[j / cache.BlockTokens], layer, j % cache.BlockTokens) + kvOffset, hq, d) * (1.0f / MathF.Sqrt(d));
+                s[j] = F16.DotHalf(cache.Key(table[j / cache.BlockTokens], layer, kvHead, j % cache.BlockTokens), hq, d) * (1.0f / MathF.Sqrt(d));
             for (int j = visible; j < padded; j++) s[j] = float.NegativeInfinity;
             VectorOps.Softmax(s, padded);
         }
@@ -154,7 +154,7 @@ public sealed unsafe class AttentionTests
         for (int j = 0; j < visible; j++)
         {
             float weight = (float)(Half)scores[j];
-            Half* value = cache.Value(table[j / cache.BlockTokens], layer, j % cache.BlockTokens) + kvOffset;
+            Half* value = cache.Value(table[j / cache.BlockTokens], layer, kvHead, j % cache.BlockTokens);
             for (int i = 0; i < d; i++) partials[j % 32, i] = MathF.FusedMultiplyAdd((float)value[i], weight, partials[j % 32, i]);
         }
         float[] output = new float[d];
