@@ -7,8 +7,8 @@ namespace Frugal.Models.Transformer;
 /// as large as its context (a contiguous cache); the batched engine uses many small blocks shared from a pool.
 /// K and V: [blockCount, layers, kvHeads, blockTokens, headDim] halves each, so the rows one attention work item
 /// (one KV head of one layer) reads from one block are contiguous and stream. With the heads interleaved per position
-/// ([blockTokens, kvDim]), each item read 128 of every 512 bytes (tinyllama) and widening the cache took a third of
-/// decode time at 2048 positions.
+/// ([blockTokens, kvDim]) each item read 2 of every 8 lines (tinyllama), and decode after 2048 positions ran ~10 %
+/// (1 thread) to ~20 % (2 threads) slower (docs/PERFORMANCE.md, seventh pass).
 /// </summary>
 public sealed unsafe class KvCache : IDisposable
 {

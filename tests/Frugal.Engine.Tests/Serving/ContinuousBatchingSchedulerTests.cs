@@ -13,6 +13,7 @@ namespace Frugal.Engine.Tests.Serving;
 public sealed class ContinuousBatchingSchedulerTests
 {
     private const int Context = 128;
+    private const int LongContext = 512;
 
     private static readonly string[] Texts =
     [
@@ -67,21 +68,25 @@ public sealed class ContinuousBatchingSchedulerTests
         var jobs = Enumerable.Range(0, 32).Select(i =>
         {
             int[] prompt = model.Tokenizer.Encode(Texts[i % Texts.Length] + (i % 4 == 0 ? " She" : ""), addSpecial: true);
-            return (Prompt: prompt, MaxTokens: 6 + i * 7 % 37, Cancel: i % 5 == 2);
+            // A job to cancel asks for the rest of a longer context: with 40 tokens, the tiny model sometimes generated
+            // all of them before the client's cancellation after its third token reached the scheduler (the consumers
+            // wait for a core while the scheduler's threads run), and none was cancelled.
+            bool cancel = i % 5 == 2;
+            return (Prompt: prompt, MaxTokens: cancel ? LongContext - prompt.Length : 6 + i * 7 % 37, Cancel: cancel);
         }).ToArray();
         var solo = new Dictionary<(string, int), GenerationResult>();
         foreach (var job in jobs)
         {
             var key = (string.Join(",", job.Prompt), job.MaxTokens);
-            if (!solo.ContainsKey(key)) solo[key] = Solo(model, job.Prompt, job.Cancel ? 40 : job.MaxTokens);
+            if (!solo.ContainsKey(key)) solo[key] = Solo(model, job.Prompt, job.MaxTokens, context: LongContext);
         }
 
         await using var scheduler = new ContinuousBatchingScheduler(model,
-            new SchedulerOptions { MaxRunning = 8, ContextSize = Context, MaxBatchTokens = 32, QueueCapacity = 32 });
+            new SchedulerOptions { MaxRunning = 8, ContextSize = LongContext, MaxBatchTokens = 32, QueueCapacity = 32 });
         var runs = jobs.Select(job =>
         {
             var cancellation = new CancellationTokenSource();
-            var stream = scheduler.Submit(new GenerationJob { PromptTokens = job.Prompt, MaxTokens = job.Cancel ? 40 : job.MaxTokens }, cancellation.Token);
+            var stream = scheduler.Submit(new GenerationJob { PromptTokens = job.Prompt, MaxTokens = job.MaxTokens }, cancellation.Token);
             return Task.Run(() => Collect(stream, count => { if (job.Cancel && count == 3) cancellation.Cancel(); }));
         }).ToArray();
         var outcomes = await Task.WhenAll(runs);
