@@ -233,9 +233,9 @@ public static unsafe class Q8_0Packed
     /// <see cref="Rows8"/> in 512-bit registers: each zmm holds a pair of rows (2p, 2p+1), whose quants lie side by side
     /// in the block, so one load, one absolute value, one sign select and one multiply chain serve two rows (half the
     /// instructions of <see cref="Rows8"/>). AVX-512 has no vpsignb: x signed like w is selected between x and -x (both
-    /// per block) by w's sign; where w is 0, |w| is 0 too, so the products are ggml's. No software prefetch: on the
-    /// Zen 4, tinyllama Q8_0 decode (1 thread, alternating runs) went 16.3–18.5 tok/s (Rows8) → 20.7–23.8 without
-    /// it, against 19.2–21.2 with <see cref="PrefetchRuns"/> runs ahead (the hardware prefetcher keeps up with one stream).
+    /// per block) by w's sign; where w is 0, |w| is 0 too, so the products are ggml's. No software prefetch: in
+    /// alternating runs of tinyllama Q8_0 decode on the Zen 4 (1 thread), this loop did 20.1–23.0 tok/s without it and
+    /// 16.5–21.2 with <see cref="PrefetchRuns"/> runs ahead (docs/PERFORMANCE.md, seventh pass).
     /// </summary>
     private static void Rows8Wide(byte* group, byte* x, float* scales, int blocks, float* output)
     {
