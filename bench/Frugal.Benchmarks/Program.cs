@@ -9,6 +9,7 @@
 // Usage: dotnet run -c Release --project bench/Frugal.Benchmarks -- [--types Q4_0,Q8_0,Q4_K,Q6_K] [--threads 1,2]
 //        [--tokens 1,64] [--repetitions 5] [--seconds 0.3] [--shapes 2048x2048,5632x2048,2048x5632]
 //        [--span-mb 256] [--stat median|min] [--clock wall|thread]
+//        or: ... --attention 512,2048 [--threads 1,2] (decode attention of a tinyllama-shaped model, AttentionBench.cs)
 // --clock thread times the calling thread's CPU time (use with --threads 1 on a shared machine).
 // Weights are copied until they span ≥ 256 MB and the copies are used in turn, so decode reads them from memory,
 // not from the 32 MB L3, as a real model's 600 MB would be.
@@ -21,6 +22,11 @@ using Frugal.Numerics.Threading;
 using Frugal.Quants;
 
 var options = BenchOptions.Parse(args);
+if (options.AttentionDepths.Length > 0)
+{
+    AttentionBench.Run(options);
+    return;
+}
 Console.WriteLine($"# Frugal MatMul microbenchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {Simd.Describe()}");
 Console.WriteLine($"# {(options.Minimum ? "fastest" : "median")} of {options.Repetitions} repetitions of ≥ {options.Seconds:0.##} s each; GB/s = weight bytes per call / time; GFLOP/s = 2·rows·cols·tokens / time");
 Console.WriteLine();
@@ -50,7 +56,8 @@ foreach (var type in options.Types)
 
 namespace Frugal.Benchmarks
 {
-    internal sealed record BenchOptions(GgmlType[] Types, (int Rows, int Cols)[] Shapes, int[] Threads, int[] Tokens, int Repetitions, double Seconds, bool Minimum, bool ThreadClock)
+    internal sealed record BenchOptions(GgmlType[] Types, (int Rows, int Cols)[] Shapes, int[] Threads, int[] Tokens, int Repetitions, double Seconds, bool Minimum, bool ThreadClock,
+        int[] AttentionDepths)
     {
         public static BenchOptions Parse(string[] args)
         {
@@ -73,7 +80,8 @@ namespace Frugal.Benchmarks
             var options = new BenchOptions(types, shapes, Ints("threads", "1,2"), Ints("tokens", "1,64"),
                 int.Parse(Get("repetitions", "5"), CultureInfo.InvariantCulture), double.Parse(Get("seconds", "0.3"), CultureInfo.InvariantCulture),
                 Get("stat", "median") switch { "median" => false, "min" => true, var s => throw new ArgumentException($"--stat is median or min, got '{s}'") },
-                Get("clock", "wall") switch { "wall" => false, "thread" => true, var s => throw new ArgumentException($"--clock is wall or thread, got '{s}'") });
+                Get("clock", "wall") switch { "wall" => false, "thread" => true, var s => throw new ArgumentException($"--clock is wall or thread, got '{s}'") },
+                values.ContainsKey("attention") ? Ints("attention", "") : []);
             if (values.Count > 0) throw new ArgumentException($"unknown option --{values.Keys.First()}");
             return options;
         }
@@ -234,7 +242,7 @@ namespace Frugal.Benchmarks
         /// With <paramref name="threadClock"/>, the calling thread's CPU time instead of wall time: on a machine shared
         /// with other work it leaves out the time the thread waited for a core (meaningful with one thread only).
         /// </summary>
-        private static double TimePerCall(Action call, double seconds, bool threadClock)
+        public static double TimePerCall(Action call, double seconds, bool threadClock)
         {
             call();
             var watch = Stopwatch.StartNew();
@@ -265,7 +273,7 @@ namespace Frugal.Benchmarks
             return time.Seconds + time.Nanoseconds * 1e-9;
         }
 
-        private static double Median(List<double> values)
+        public static double Median(List<double> values)
         {
             values.Sort();
             return values.Count % 2 == 1 ? values[values.Count / 2] : (values[values.Count / 2 - 1] + values[values.Count / 2]) / 2;
