@@ -65,8 +65,18 @@ public static class GgmlExp
                 Fma.MultiplyAdd(Vector256.Create(C3), b, Vector256.Create(C2))),
             u,
             Vector256.Create(C1) * b);
-        if (Vector256.GreaterThanAny(absN, Vector256.Create(126f))) return PerLane(x);
-        return Fma.MultiplyAdd(j, k, k);
+        var result = Fma.MultiplyAdd(j, k, k);
+        var outside = Vector256.GreaterThan(absN, Vector256.Create(126f));
+        if (outside == Vector256<float>.Zero) return result;
+
+        // Some lane has |n| > 126 (x beyond about ±87, or the -inf of a mask): 2^n is applied in two steps, as in
+        // the scalar Exp, for all lanes, and those lanes take it. A softmax row with a wide range of scores hits this
+        // on many chunks, so it stays vectorized (it was one scalar call per lane).
+        var g = Vector256.LessThanOrEqual(n, Vector256<float>.Zero).AsInt32() & Vector256.Create(unchecked((int)0x82000000));
+        var s1 = (g + Vector256.Create(0x7f000000)).AsSingle();
+        var s2 = (e - g).AsSingle();
+        var scaled = Vector256.ConditionalSelect(Vector256.GreaterThan(absN, Vector256.Create(192f)), s1 * s1, Fma.MultiplyAdd(s2, j, s2) * s1);
+        return Vector256.ConditionalSelect(outside, scaled, result);
     }
 
     private static Vector256<float> PerLane(Vector256<float> x)
