@@ -505,20 +505,10 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
         int j = 0;
         for (; j + 1 < count; j += Lanes, v += d)
         {
-            var w = Vector512.Create(weights[j]);
-            var u = Vector512.Create(weights[j + 1]);
             float* next = v + laneStride;
-            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(v), w, a0);
-            c0 = Vector512.FusedMultiplyAdd(Vector512.Load(next), u, c0);
-            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 16), w, a1);
-            c1 = Vector512.FusedMultiplyAdd(Vector512.Load(next + 16), u, c1);
+            TwoPositions(Vector512.Load(v), Vector512.Load(v + 16), Vector512.Load(next), Vector512.Load(next + 16), weights + j, ref a0, ref a1, ref c0, ref c1);
         }
-        if (j < count)
-        {
-            var w = Vector512.Create(weights[j]);
-            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(v), w, a0);
-            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 16), w, a1);
-        }
+        if (j < count) OnePosition(Vector512.Load(v), Vector512.Load(v + 16), weights[j], ref a0, ref a1);
         a0.Store(partial); a1.Store(partial + 16);
         c0.Store(partial + d); c1.Store(partial + d + 16);
     }
@@ -545,47 +535,19 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
             var v1 = Vector512.Load(v + 16);
             var n0 = Vector512.Load(next);
             var n1 = Vector512.Load(next + 16);
-            var w = Vector512.Create(weights[j]);
-            var u = Vector512.Create(weights[j + 1]);
-            a0 = Vector512.FusedMultiplyAdd(v0, w, a0);
-            c0 = Vector512.FusedMultiplyAdd(n0, u, c0);
-            a1 = Vector512.FusedMultiplyAdd(v1, w, a1);
-            c1 = Vector512.FusedMultiplyAdd(n1, u, c1);
-            w = Vector512.Create(weights1[j]);
-            u = Vector512.Create(weights1[j + 1]);
-            e0 = Vector512.FusedMultiplyAdd(v0, w, e0);
-            f0 = Vector512.FusedMultiplyAdd(n0, u, f0);
-            e1 = Vector512.FusedMultiplyAdd(v1, w, e1);
-            f1 = Vector512.FusedMultiplyAdd(n1, u, f1);
-            w = Vector512.Create(weights2[j]);
-            u = Vector512.Create(weights2[j + 1]);
-            g0 = Vector512.FusedMultiplyAdd(v0, w, g0);
-            h0 = Vector512.FusedMultiplyAdd(n0, u, h0);
-            g1 = Vector512.FusedMultiplyAdd(v1, w, g1);
-            h1 = Vector512.FusedMultiplyAdd(n1, u, h1);
-            w = Vector512.Create(weights3[j]);
-            u = Vector512.Create(weights3[j + 1]);
-            k0 = Vector512.FusedMultiplyAdd(v0, w, k0);
-            m0 = Vector512.FusedMultiplyAdd(n0, u, m0);
-            k1 = Vector512.FusedMultiplyAdd(v1, w, k1);
-            m1 = Vector512.FusedMultiplyAdd(n1, u, m1);
+            TwoPositions(v0, v1, n0, n1, weights + j, ref a0, ref a1, ref c0, ref c1);
+            TwoPositions(v0, v1, n0, n1, weights1 + j, ref e0, ref e1, ref f0, ref f1);
+            TwoPositions(v0, v1, n0, n1, weights2 + j, ref g0, ref g1, ref h0, ref h1);
+            TwoPositions(v0, v1, n0, n1, weights3 + j, ref k0, ref k1, ref m0, ref m1);
         }
-        if (j < count)
+        if (j < count)   // the first lane's last position; the second lane has none left
         {
             var v0 = Vector512.Load(v);
             var v1 = Vector512.Load(v + 16);
-            var w = Vector512.Create(weights[j]);
-            a0 = Vector512.FusedMultiplyAdd(v0, w, a0);
-            a1 = Vector512.FusedMultiplyAdd(v1, w, a1);
-            w = Vector512.Create(weights1[j]);
-            e0 = Vector512.FusedMultiplyAdd(v0, w, e0);
-            e1 = Vector512.FusedMultiplyAdd(v1, w, e1);
-            w = Vector512.Create(weights2[j]);
-            g0 = Vector512.FusedMultiplyAdd(v0, w, g0);
-            g1 = Vector512.FusedMultiplyAdd(v1, w, g1);
-            w = Vector512.Create(weights3[j]);
-            k0 = Vector512.FusedMultiplyAdd(v0, w, k0);
-            k1 = Vector512.FusedMultiplyAdd(v1, w, k1);
+            OnePosition(v0, v1, weights[j], ref a0, ref a1);
+            OnePosition(v0, v1, weights1[j], ref e0, ref e1);
+            OnePosition(v0, v1, weights2[j], ref g0, ref g1);
+            OnePosition(v0, v1, weights3[j], ref k0, ref k1);
         }
         a0.Store(partial); a1.Store(partial + 16); c0.Store(partial + d); c1.Store(partial + d + 16);
         float* p = partial + partialStride;
@@ -594,6 +556,28 @@ internal sealed unsafe class Attention : IParallelWork, IDisposable
         g0.Store(p); g1.Store(p + 16); h0.Store(p + d); h1.Store(p + d + 16);
         p += partialStride;
         k0.Store(p); k1.Store(p + 16); m0.Store(p + d); m1.Store(p + d + 16);
+    }
+
+    /// <summary>One head's FMAs for a position of each lane: rows (v0, v1) weighted by w[0] into (a0, a1), rows (n0, n1) by w[1] into (c0, c1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TwoPositions(Vector512<float> v0, Vector512<float> v1, Vector512<float> n0, Vector512<float> n1, float* w,
+        ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> c0, ref Vector512<float> c1)
+    {
+        var first = Vector512.Create(w[0]);
+        var second = Vector512.Create(w[1]);
+        a0 = Vector512.FusedMultiplyAdd(v0, first, a0);
+        c0 = Vector512.FusedMultiplyAdd(n0, second, c0);
+        a1 = Vector512.FusedMultiplyAdd(v1, first, a1);
+        c1 = Vector512.FusedMultiplyAdd(n1, second, c1);
+    }
+
+    /// <summary>One head's FMAs for the first lane's last position: rows (v0, v1) weighted by w into (a0, a1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OnePosition(Vector512<float> v0, Vector512<float> v1, float w, ref Vector512<float> a0, ref Vector512<float> a1)
+    {
+        var weight = Vector512.Create(w);
+        a0 = Vector512.FusedMultiplyAdd(v0, weight, a0);
+        a1 = Vector512.FusedMultiplyAdd(v1, weight, a1);
     }
 
     /// <summary>Folds the 32 partials [32, d] into output [d] as GGML_F32x8_REDUCE does: accumulators (0+2)+(1+3), then lanes (l+4), then pairs.
